@@ -1,0 +1,206 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DocChanges, DocStateRepository } from '../../libs/db/doc-state.repository';
+import { ActionBundle, emptySchema, PayloadEvent, payloadEventId } from '../../libs/domain';
+import { applyBundle, DocState, parseBundle, rowsToLoad, StoredRow } from '../../libs/matching';
+import { Logger } from '../../libs/observability';
+import { LOGGER } from '../../libs/runtime/core.module';
+import { MatcherMetrics } from './matcher.metrics';
+import { WebhookRulesCache } from './webhook-rules.cache';
+
+/** One message of the doc-actions topic, as the consumer hands it over. */
+export interface ActionMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Kafka timestamp (ms): webhooks created after it do not fire for it. */
+  timestamp: number;
+  offset: string;
+}
+
+export interface DeadLetter {
+  message: ActionMessage;
+  reason: string;
+}
+
+/** What one Kafka batch produced: payload events to publish, messages to dead-letter, state to save. */
+export interface MatchedBatch {
+  events: PayloadEvent[];
+  deadLetters: DeadLetter[];
+  docChanges: DocChanges[];
+}
+
+interface ParsedBundle {
+  bundle: ActionBundle;
+  timestamp: number;
+}
+
+/** A document's state while one batch is applied: rows fetched so far, kept between its bundles. */
+class DocWorkspace {
+  readonly state: DocState;
+  /** Row ids whose stored state is known (fetched, absent, written or deleted), per table. */
+  private readonly known = new Map<string, Set<number>>();
+  private readonly wholeTables = new Set<string>();
+  readonly changes: DocChanges;
+
+  constructor(docId: string, stored: { lastActionNum: number; schema: DocState['schema'] } | undefined) {
+    this.state = { schema: stored?.schema ?? emptySchema(), rows: new Map() };
+    this.changes = {
+      docId,
+      lastActionNum: stored?.lastActionNum ?? 0,
+      schema: this.state.schema,
+      clearedTables: [],
+      rows: new Map(),
+    };
+  }
+
+  /** The part of `wanted` not already known. */
+  missing(wanted: Map<string, number[] | 'all'>): Map<string, number[] | 'all'> {
+    const missing = new Map<string, number[] | 'all'>();
+    for (const [table, ids] of wanted) {
+      if (this.wholeTables.has(table)) continue;
+      const known = this.known.get(table);
+      const unknown = ids === 'all' ? 'all' : ids.filter((id) => !known?.has(id));
+      if (unknown === 'all' || unknown.length > 0) missing.set(table, unknown);
+    }
+    return missing;
+  }
+
+  addFetched(wanted: Map<string, number[] | 'all'>, fetched: Map<string, Map<number, StoredRow>>): void {
+    for (const [table, ids] of wanted) {
+      const rows = this.tableRows(table);
+      const known = this.knownIds(table);
+      if (ids === 'all') {
+        this.wholeTables.add(table);
+        // rows written earlier in this batch are newer than what the database holds
+        for (const [id, values] of fetched.get(table) ?? []) if (!known.has(id)) rows.set(id, values);
+      } else {
+        for (const id of ids) {
+          const values = fetched.get(table)?.get(id);
+          if (values) rows.set(id, values);
+          known.add(id);
+        }
+      }
+    }
+  }
+
+  apply(actionNum: number, outcome: ReturnType<typeof applyBundle>): void {
+    for (const table of outcome.clearedTables) {
+      this.state.rows.set(table, new Map());
+      this.wholeTables.add(table);
+      this.changes.clearedTables.push(table);
+      for (const [key, row] of this.changes.rows) if (row.tableRef === table) this.changes.rows.delete(key);
+    }
+    for (const { tableRef, rowId, values } of outcome.rowWrites) {
+      if (values === null) this.tableRows(tableRef).delete(rowId);
+      else this.tableRows(tableRef).set(rowId, values);
+      this.knownIds(tableRef).add(rowId);
+      this.changes.rows.set(`${tableRef}\u0000${rowId}`, { tableRef, rowId, values });
+    }
+    this.state.schema = outcome.schema;
+    this.changes.schema = outcome.schema;
+    this.changes.lastActionNum = actionNum;
+  }
+
+  private tableRows(table: string): Map<number, StoredRow> {
+    let rows = this.state.rows.get(table);
+    if (!rows) this.state.rows.set(table, (rows = new Map()));
+    return rows;
+  }
+
+  private knownIds(table: string): Set<number> {
+    let ids = this.known.get(table);
+    if (!ids) this.known.set(table, (ids = new Set()));
+    return ids;
+  }
+}
+
+/**
+ * Applies a batch of bundles to their documents' state and decides the payload events (SPEC sections 2 and 3).
+ * Reads each document once and the rows each bundle touches once; writes nothing: the consumer publishes the events
+ * first and saves the state after, so a crash in between replays the same bundles into the same events.
+ */
+@Injectable()
+export class BundleProcessor {
+  private readonly docs: DocStateRepository;
+
+  constructor(
+    db: DataSource,
+    private readonly webhooks: WebhookRulesCache,
+    private readonly metrics: MatcherMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.docs = new DocStateRepository(db);
+  }
+
+  async process(messages: ActionMessage[]): Promise<MatchedBatch> {
+    const result: MatchedBatch = { events: [], deadLetters: [], docChanges: [] };
+    const byDoc = new Map<string, Array<ParsedBundle & { message: ActionMessage }>>();
+    for (const message of messages) {
+      const parsed = parseBundle(message.value);
+      if (!parsed.ok) {
+        result.deadLetters.push({ message, reason: parsed.reason });
+        continue;
+      }
+      const list = byDoc.get(parsed.bundle.docId) ?? [];
+      list.push({ bundle: parsed.bundle, timestamp: message.timestamp, message });
+      byDoc.set(parsed.bundle.docId, list);
+    }
+    if (byDoc.size === 0) return result;
+
+    const stored = await this.docs.loadDocs([...byDoc.keys()]);
+    for (const [docId, bundles] of byDoc) {
+      const doc = new DocWorkspace(docId, stored.get(docId));
+      for (const { bundle, timestamp, message } of bundles) {
+        await this.applyOne(doc, bundle, timestamp, message, result);
+      }
+      if (doc.changes.lastActionNum !== (stored.get(docId)?.lastActionNum ?? 0)) result.docChanges.push(doc.changes);
+    }
+    return result;
+  }
+
+  private async applyOne(
+    doc: DocWorkspace,
+    bundle: ActionBundle,
+    timestamp: number,
+    message: ActionMessage,
+    result: MatchedBatch,
+  ): Promise<void> {
+    const { docId, actionNum } = bundle;
+    const last = doc.changes.lastActionNum;
+    if (actionNum <= last) {
+      this.metrics.duplicateBundles.inc();
+      return;
+    }
+    if (last > 0 && actionNum > last + 1) this.metrics.actionNumGaps.inc();
+
+    const wanted = doc.missing(rowsToLoad(doc.state.schema, bundle.actions));
+    if (wanted.size > 0) doc.addFetched(wanted, await this.docs.loadRows(docId, wanted));
+
+    let outcome;
+    try {
+      outcome = applyBundle(doc.state, bundle, this.webhooks.forDoc(docId), timestamp);
+    } catch (err) {
+      // a bundle the rules cannot apply leaves the state as it was and goes to the DLQ like any bad input
+      result.deadLetters.push({ message, reason: `cannot apply bundle: ${(err as Error).message}` });
+      return;
+    }
+    doc.apply(actionNum, outcome);
+    this.metrics.bundlesApplied.inc();
+    this.metrics.rowChanges.inc({}, outcome.rowWrites.length);
+    for (const e of outcome.events) {
+      result.events.push({
+        v: 1,
+        eventId: payloadEventId(docId, actionNum, e.webhookId),
+        webhookId: e.webhookId,
+        docId,
+        tableId: e.tableId,
+        actionNum,
+        bundleTime: timestamp,
+        rows: e.rows,
+      });
+    }
+    if (outcome.events.length > 0) {
+      this.logger.debug('bundle matched', { docId, actionNum, webhooks: outcome.events.map((e) => e.webhookId) });
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { EngineConfig } from '../../libs/config';
+import { DocStateRepository } from '../../libs/db/doc-state.repository';
+import { Logger } from '../../libs/observability';
+import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
+import { BundleProcessor } from './bundle-processor';
+import { MatcherMetrics } from './matcher.metrics';
+
+/**
+ * The only consumer of the doc-actions topic. Per batch: match, publish payload events and dead letters, save the
+ * document state, then commit. A crash anywhere before the commit replays the batch: bundles already saved are
+ * skipped by actionNum, the others yield the same events (same eventId), which the dispatcher drops as duplicates.
+ */
+@Injectable()
+export class BundleConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly docs: DocStateRepository;
+
+  constructor(
+    kafka: Kafka,
+    db: DataSource,
+    private readonly processor: BundleProcessor,
+    private readonly metrics: MatcherMetrics,
+    @Inject(CONFIG) private readonly config: EngineConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.docs = new DocStateRepository(db);
+    this.consumer = kafka.consumer({
+      groupId: config.matcherGroupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 100,
+    });
+    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.logger.error('consumer crashed', { err: payload.error, restart: payload.restart });
+      if (!payload.restart) process.exit(1);
+    });
+    await this.consumer.subscribe({ topic: this.config.actionsTopic, fromBeginning: true });
+    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const matched = await this.processor.process(
+      batch.messages.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
+    );
+    const { actionsTopic, eventsTopic } = this.config;
+    const topicMessages = [];
+    if (matched.events.length > 0) {
+      topicMessages.push({
+        topic: eventsTopic,
+        messages: matched.events.map((e) => ({ key: e.webhookId, value: JSON.stringify(e) })),
+      });
+    }
+    if (matched.deadLetters.length > 0) {
+      topicMessages.push({
+        topic: `${actionsTopic}.dlq`,
+        messages: matched.deadLetters.map(({ message, reason }) => ({
+          key: message.key,
+          value: message.value,
+          headers: { 'dlq-reason': reason },
+        })),
+      });
+      for (const { message, reason } of matched.deadLetters) {
+        this.logger.warn('bundle dead-lettered', { offset: message.offset, partition: batch.partition, reason });
+      }
+    }
+    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+    await this.docs.save(matched.docChanges);
+    this.metrics.payloadEvents.inc({}, matched.events.length);
+    this.metrics.deadLettered.inc({}, matched.deadLetters.length);
+    resolveOffset(batch.messages[batch.messages.length - 1].offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+  }
+}

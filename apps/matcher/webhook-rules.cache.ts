@@ -1,0 +1,59 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { WebhookRepository } from '../../libs/db/webhook.repository';
+import { WebhookRule } from '../../libs/domain';
+import { Logger } from '../../libs/observability';
+import { LOGGER } from '../../libs/runtime/core.module';
+
+/** How often the matcher looks for webhook changes: well under the one second the spec allows. */
+const POLL_MS = 250;
+
+/**
+ * Every webhook, by document, in memory: a bundle never waits on Postgres for its webhooks. One cheap query per
+ * poll notices a change (config_version); only then are the webhooks read again.
+ */
+@Injectable()
+export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly repo: WebhookRepository;
+  private byDoc = new Map<string, WebhookRule[]>();
+  private version = -1;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(db: DataSource, @Inject(LOGGER) private readonly logger: Logger) {
+    this.repo = new WebhookRepository(db);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.refresh();
+    const tick = (): void => {
+      this.timer = setTimeout(() => {
+        this.refresh()
+          .catch((err) => this.logger.warn('could not refresh webhooks', { err }))
+          .finally(() => this.timer && tick());
+      }, POLL_MS);
+    };
+    tick();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  forDoc(docId: string): WebhookRule[] {
+    return this.byDoc.get(docId) ?? [];
+  }
+
+  async refresh(): Promise<void> {
+    const version = await this.repo.configVersion();
+    if (version === this.version) return;
+    const byDoc = new Map<string, WebhookRule[]>();
+    for (const w of await this.repo.listAll()) {
+      const list = byDoc.get(w.docId) ?? [];
+      list.push(w);
+      byDoc.set(w.docId, list);
+    }
+    this.byDoc = byDoc;
+    this.version = version;
+  }
+}

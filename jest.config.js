@@ -1,0 +1,26 @@
+/**
+ * Two tiers: `unit` (pure code, specs beside it as `*.spec.ts`, no services) and `integration` (`test/**\/*.it.ts`,
+ * real broker and database, started once per run by global setup through the stack script).
+ */
+const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/libs', '<rootDir>/apps'],
+      testMatch: ['**/*.spec.ts'],
+      transform,
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.it.ts'],
+      transform,
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      testTimeout: 90000,
+    },
+  ],
+};

@@ -1,0 +1,116 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { DocSchema } from '../domain';
+
+/** Row values keyed by column ref. */
+export type StoredRowValues = Record<string, unknown>;
+
+export interface StoredDoc {
+  docId: string;
+  lastActionNum: number;
+  schema: DocSchema;
+}
+
+/** What one Kafka batch changed in one document, applied in one transaction with the others. */
+export interface DocChanges {
+  docId: string;
+  lastActionNum: number;
+  schema: DocSchema;
+  /** Tables whose stored rows all go before `rows` are written. */
+  clearedTables: string[];
+  /** Final values of each touched row (null = deleted), keyed by `${tableRef}\u0000${rowId}`. */
+  rows: Map<string, { tableRef: string; rowId: number; values: StoredRowValues | null }>;
+}
+
+/** The matcher's event-sourced document state: schema and last applied actionNum per document, rows per table. */
+export class DocStateRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async loadDocs(docIds: string[]): Promise<Map<string, StoredDoc>> {
+    const rows: Array<{ doc_id: string; last_action_num: string; schema: DocSchema }> = await this.db.query(
+      'SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)',
+      [docIds],
+    );
+    return new Map(
+      rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]),
+    );
+  }
+
+  async loadSchema(docId: string): Promise<DocSchema | null> {
+    return (await this.loadDocs([docId])).get(docId)?.schema ?? null;
+  }
+
+  /** Rows of one document: whole tables (`all`) or the listed row ids, in one round trip. */
+  async loadRows(docId: string, wanted: Map<string, number[] | 'all'>): Promise<Map<string, Map<number, StoredRowValues>>> {
+    const wholeTables: string[] = [];
+    const tableRefs: string[] = [];
+    const rowIds: number[] = [];
+    for (const [tableRef, ids] of wanted) {
+      if (ids === 'all') wholeTables.push(tableRef);
+      else for (const id of ids) (tableRefs.push(tableRef), rowIds.push(id));
+    }
+    const result = new Map<string, Map<number, StoredRowValues>>();
+    if (wholeTables.length === 0 && rowIds.length === 0) return result;
+    const rows: Array<{ table_ref: string; row_id: number; fields: StoredRowValues }> = await this.db.query(
+      `SELECT table_ref, row_id, fields FROM doc_rows
+        WHERE doc_id = $1
+          AND (table_ref = ANY($2) OR (table_ref, row_id) IN (SELECT * FROM unnest($3::text[], $4::int[])))`,
+      [docId, wholeTables, tableRefs, rowIds],
+    );
+    for (const r of rows) {
+      let table = result.get(r.table_ref);
+      if (!table) result.set(r.table_ref, (table = new Map()));
+      table.set(r.row_id, r.fields);
+    }
+    return result;
+  }
+
+  /** Applies every document's changes in one transaction (batched statements, no per-row round trip). */
+  async save(changes: DocChanges[], manager?: EntityManager): Promise<void> {
+    if (changes.length === 0) return;
+    const run = async (m: EntityManager): Promise<void> => {
+      const cleared = changes.flatMap((c) => c.clearedTables.map((t) => [c.docId, t] as const));
+      if (cleared.length > 0) {
+        await m.query(
+          `DELETE FROM doc_rows WHERE (doc_id, table_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+          [cleared.map((c) => c[0]), cleared.map((c) => c[1])],
+        );
+      }
+      const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
+      const upserts = { doc: [] as string[], table: [] as string[], row: [] as number[], values: [] as string[] };
+      for (const c of changes) {
+        for (const { tableRef, rowId, values } of c.rows.values()) {
+          const target = values === null ? deletes : upserts;
+          target.doc.push(c.docId);
+          target.table.push(tableRef);
+          target.row.push(rowId);
+          if (values !== null) upserts.values.push(JSON.stringify(values));
+        }
+      }
+      if (deletes.row.length > 0) {
+        await m.query(
+          `DELETE FROM doc_rows WHERE (doc_id, table_ref, row_id) IN
+             (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))`,
+          [deletes.doc, deletes.table, deletes.row],
+        );
+      }
+      // unnest arrays keep each statement at 4 bind parameters whatever the number of rows
+      for (let i = 0; i < upserts.row.length; i += 5000) {
+        await m.query(
+          `INSERT INTO doc_rows (doc_id, table_ref, row_id, fields)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[])
+           ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields`,
+          [upserts.doc.slice(i, i + 5000), upserts.table.slice(i, i + 5000), upserts.row.slice(i, i + 5000), upserts.values.slice(i, i + 5000)],
+        );
+      }
+      await m.query(
+        `INSERT INTO docs (doc_id, last_action_num, schema, updated_at)
+           SELECT d, n, s, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(d, n, s)
+         ON CONFLICT (doc_id) DO UPDATE
+           SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()`,
+        [changes.map((c) => c.docId), changes.map((c) => c.lastActionNum), changes.map((c) => JSON.stringify(c.schema))],
+      );
+    };
+    if (manager) await run(manager);
+    else await this.db.transaction(run);
+  }
+}

@@ -1,0 +1,138 @@
+import { DataSource, EntityManager } from 'typeorm';
+import { EventType, PayloadFormat } from '../domain';
+import type { StoredWebhook } from '../webhook-api/types';
+
+interface WebhookRow {
+  id: string;
+  doc_id: string;
+  table_ref: string | null;
+  url: string;
+  event_types: string[];
+  name: string;
+  memo: string;
+  ready_col_ref: string | null;
+  watched_col_refs: string[];
+  enabled: boolean;
+  authorization: string;
+  unsubscribe_key: string;
+  payload_format: string;
+  active_since: string;
+}
+
+const COLUMNS = `id, doc_id, table_ref, url, event_types, name, memo, ready_col_ref, watched_col_refs, enabled,
+  "authorization", unsubscribe_key, payload_format, active_since`;
+
+const toWebhook = (r: WebhookRow): StoredWebhook => ({
+  id: r.id,
+  docId: r.doc_id,
+  tableRef: r.table_ref,
+  url: r.url,
+  eventTypes: r.event_types as EventType[],
+  name: r.name,
+  memo: r.memo,
+  readyColRef: r.ready_col_ref,
+  watchedColRefs: r.watched_col_refs,
+  enabled: r.enabled,
+  authorization: r.authorization,
+  unsubscribeKey: r.unsubscribe_key,
+  payloadFormat: r.payload_format as PayloadFormat,
+  activeSince: Number(r.active_since),
+});
+
+const values = (w: StoredWebhook): unknown[] => [
+  w.id, w.docId, w.tableRef, w.url, w.eventTypes, w.name, w.memo, w.readyColRef, w.watchedColRefs, w.enabled,
+  w.authorization, w.unsubscribeKey, w.payloadFormat, w.activeSince,
+];
+
+/** Webhook configuration. Every change bumps `config_version` in the same transaction, so matchers see it. */
+export class WebhookRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async configVersion(): Promise<number> {
+    const rows: Array<{ version: string }> = await this.db.query('SELECT version FROM config_version');
+    return Number(rows[0].version);
+  }
+
+  async listAll(): Promise<StoredWebhook[]> {
+    const rows: WebhookRow[] = await this.db.query(`SELECT ${COLUMNS} FROM webhooks`);
+    return rows.map(toWebhook);
+  }
+
+  async listByDoc(docId: string): Promise<StoredWebhook[]> {
+    const rows: WebhookRow[] = await this.db.query(
+      `SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 ORDER BY created_at, id`,
+      [docId],
+    );
+    return rows.map(toWebhook);
+  }
+
+  async get(docId: string, id: string): Promise<StoredWebhook | null> {
+    const rows: WebhookRow[] = await this.db.query(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2`, [docId, id]);
+    return rows.length > 0 ? toWebhook(rows[0]) : null;
+  }
+
+  async insert(webhooks: StoredWebhook[]): Promise<void> {
+    await this.db.transaction(async (m) => {
+      for (const w of webhooks) {
+        await m.query(
+          `INSERT INTO webhooks (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+          values(w),
+        );
+        await m.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [w.id]);
+      }
+      await bumpVersion(m);
+    });
+  }
+
+  /** Saves a changed webhook; `emptyQueue` also drops its queued rows and resets its usage (disable). */
+  async update(w: StoredWebhook, emptyQueue: boolean, now: number): Promise<void> {
+    await this.db.transaction(async (m) => {
+      await m.query(
+        `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
+           ready_col_ref = $8, watched_col_refs = $9, enabled = $10, "authorization" = $11, unsubscribe_key = $12,
+           payload_format = $13, active_since = $14
+         WHERE id = $1`,
+        values(w),
+      );
+      if (emptyQueue) await clearQueues(m, [w.id], now);
+      await bumpVersion(m);
+    });
+  }
+
+  async delete(docId: string, id: string): Promise<boolean> {
+    return this.db.transaction(async (m) => {
+      const deleted: unknown[] = await m.query('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
+      await bumpVersion(m);
+      return deleted.length > 0;
+    });
+  }
+
+  /** Empties the queues of the given webhooks of a document (all of them when `id` is null). */
+  async clearQueues(docId: string, id: string | null, now: number): Promise<void> {
+    await this.db.transaction(async (m) => {
+      const rows: Array<{ id: string }> = await m.query(
+        'SELECT id FROM webhooks WHERE doc_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)',
+        [docId, id],
+      );
+      await clearQueues(m, rows.map((r) => r.id), now);
+    });
+  }
+}
+
+const bumpVersion = (m: EntityManager): Promise<unknown> => m.query('UPDATE config_version SET version = version + 1');
+
+/**
+ * Drops queued rows and resets usage to idle. The generation bump tells the dispatcher to abandon an in-flight
+ * request and makes its late result a no-op.
+ */
+async function clearQueues(m: EntityManager, ids: string[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  await m.query(
+    `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = $2, last_success_time = NULL,
+       last_failure_time = NULL, last_error_message = NULL, last_http_status = NULL, last_event_batch = NULL,
+       batch_attempts = 0, batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, generation = generation + 1
+     WHERE webhook_id = ANY($1)`,
+    [ids, now],
+  );
+  await m.query('DELETE FROM webhook_queue WHERE webhook_id = ANY($1)', [ids]);
+}

@@ -1,0 +1,5 @@
+export * from './retry-schedule';
+export * from './usage';
+export * from './url-policy';
+export * from './request';
+export * from './http-sender';

@@ -1,0 +1,5 @@
+export * from './actions';
+export * from './schema';
+export * from './webhook';
+export * from './payload-event';
+export * from './usage';
