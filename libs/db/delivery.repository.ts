@@ -1,3 +1,4 @@
+import { returning } from './sql';
 import { DataSource } from 'typeorm';
 import { EventBatchUsage, PayloadEvent, PayloadFormat, PayloadRow, WebhookStatus } from '../domain';
 import { DeliveryStatus } from '../delivery/usage';
@@ -79,7 +80,8 @@ export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
   generation: r.generation,
 });
 
-const USAGE_SET = `status = $3, updated_time = $4, last_success_time = $5, last_failure_time = $6,
+/** Usage columns as $3..$10 (the status itself is $3, set by each statement: success decides it in SQL). */
+const USAGE_SET = `updated_time = $4, last_success_time = $5, last_failure_time = $6,
   last_error_message = $7, last_http_status = $8, last_event_batch = $9, batch_attempts = $10`;
 const usageParams = (s: DeliveryStatus): unknown[] => [
   s.status, s.updatedTime, s.lastSuccessTime, s.lastFailureTime, s.lastErrorMessage, s.lastHttpStatus,
@@ -156,7 +158,8 @@ export class DeliveryRepository {
 
   /** Leases up to `limit` webhooks that have rows waiting, are due, and are leased by nobody. */
   async claimDue(owner: string, now: number, leaseMs: number, exclude: string[], limit: number): Promise<string[]> {
-    const rows: Array<{ webhook_id: string }> = await this.db.query(
+    const rows = await returning<{ webhook_id: string }>(
+      this.db,
       `UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2
         WHERE webhook_id IN (
           SELECT webhook_id FROM webhook_delivery
@@ -222,8 +225,9 @@ export class DeliveryRepository {
 
   /** Records that a request for the head batch goes out; false when the webhook was cleared or lost meanwhile. */
   async startAttempt(webhookId: string, generation: number, owner: string, status: DeliveryStatus, batchId: string, batchLastSeq: number): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
-      `UPDATE webhook_delivery SET ${USAGE_SET}, batch_id = $11, batch_last_seq = $12
+    const rows = await returning(
+      this.db,
+      `UPDATE webhook_delivery SET status = $3, ${USAGE_SET}, batch_id = $11, batch_last_seq = $12
         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $13 RETURNING webhook_id`,
       [webhookId, generation, ...usageParams(status), batchId, batchLastSeq, owner],
     );
@@ -233,7 +237,8 @@ export class DeliveryRepository {
   /** The head batch was delivered: its rows leave the queue and numWaiting drops by their number. */
   async recordSuccess(webhookId: string, generation: number, status: DeliveryStatus, batchSize: number, batchLastSeq: number): Promise<boolean> {
     return this.db.transaction(async (m) => {
-      const rows: unknown[] = await m.query(
+      const rows = await returning(
+        m,
         `UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
            status = CASE WHEN num_waiting - $11 > 0 THEN $3 ELSE 'idle' END,
            batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0
@@ -248,8 +253,9 @@ export class DeliveryRepository {
 
   /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt`. */
   async recordFailure(webhookId: string, generation: number, status: DeliveryStatus, nextAttemptAt: number): Promise<boolean> {
-    const rows: unknown[] = await this.db.query(
-      `UPDATE webhook_delivery SET ${USAGE_SET}, next_attempt_at = $11
+    const rows = await returning(
+      this.db,
+      `UPDATE webhook_delivery SET status = $3, ${USAGE_SET}, next_attempt_at = $11
         WHERE webhook_id = $1 AND generation = $2 RETURNING webhook_id`,
       [webhookId, generation, ...usageParams(status), nextAttemptAt],
     );

@@ -1,3 +1,4 @@
+import { returning } from './sql';
 import { DataSource, EntityManager } from 'typeorm';
 import { EventType, PayloadFormat } from '../domain';
 import type { StoredWebhook } from '../webhook-api/types';
@@ -101,7 +102,7 @@ export class WebhookRepository {
 
   async delete(docId: string, id: string): Promise<boolean> {
     return this.db.transaction(async (m) => {
-      const deleted: unknown[] = await m.query('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
+      const deleted = await returning(m, 'DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
       await bumpVersion(m);
       return deleted.length > 0;
     });

@@ -3,3 +3,4 @@ export * from './usage';
 export * from './url-policy';
 export * from './request';
 export * from './http-sender';
+export * from './payload-body';

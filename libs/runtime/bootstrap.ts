@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppName, ConfigError, loadConfig } from '../config';
 import { createLogger, MetricsRegistry } from '../observability';
 import { AppContext, NestJsonLogger } from './core.module';
@@ -9,7 +10,11 @@ import { AppContext, NestJsonLogger } from './core.module';
  * Starts one app: config validated first (a bad value stops it, naming the variable), then the Nest module,
  * HTTP on HOST:PORT, and a clean stop on SIGTERM/SIGINT.
  */
-export async function runApp(app: AppName, moduleFor: (ctx: AppContext) => DynamicModule): Promise<void> {
+export async function runApp(
+  app: AppName,
+  moduleFor: (ctx: AppContext) => DynamicModule,
+  configure: (nest: NestExpressApplication, ctx: AppContext) => void = () => undefined,
+): Promise<void> {
   let config;
   try {
     config = loadConfig(app, process.env);
@@ -21,7 +26,11 @@ export async function runApp(app: AppName, moduleFor: (ctx: AppContext) => Dynam
   const logger = createLogger({ app }, config.logLevel);
   const ctx: AppContext = { config, logger, metrics: new MetricsRegistry() };
   try {
-    const nest = await NestFactory.create(moduleFor(ctx), { logger: new NestJsonLogger(logger), bodyParser: false });
+    const nest = await NestFactory.create<NestExpressApplication>(moduleFor(ctx), {
+      logger: new NestJsonLogger(logger),
+      bodyParser: false,
+    });
+    configure(nest, ctx);
     nest.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     await nest.listen(config.port, config.host);
     logger.info('started', { url: `http://${config.host}:${config.port}` });

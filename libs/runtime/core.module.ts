@@ -55,7 +55,7 @@ export class CoreModule {
             const admin = kafka.admin();
             await admin.connect();
             const { actionsTopic, eventsTopic } = config;
-            await ensureTopics(admin, [actionsTopic, `${actionsTopic}.dlq`, eventsTopic], config.topicPartitions);
+            await ensureTopics(admin, [actionsTopic, `${actionsTopic}.dlq`, eventsTopic, `${eventsTopic}.dlq`], config.topicPartitions);
             return admin;
           },
         },

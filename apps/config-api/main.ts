@@ -1,0 +1,8 @@
+import { runApp } from '../../libs/runtime/bootstrap';
+import { ConfigApiModule } from './config-api.module';
+
+void runApp(
+  'config-api',
+  (ctx) => ConfigApiModule.register(ctx),
+  (nest) => nest.useBodyParser('json', { limit: '256kb' }),
+);

@@ -1,0 +1,108 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { EngineConfig } from '../../libs/config';
+import { CONFIG } from '../../libs/runtime/core.module';
+import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { DocStateRepository } from '../../libs/db/doc-state.repository';
+import { WebhookRepository } from '../../libs/db/webhook.repository';
+import { idleStatus, parseAllowedDomains, toUsage } from '../../libs/delivery';
+import { DocSchema, emptySchema, findTableById, WebhookUsage } from '../../libs/domain';
+import {
+  ApiPolicy,
+  applyPatch,
+  isWebhookInvalid,
+  StoredWebhook,
+  toApiFields,
+  validateCreateBody,
+  validateSubscribeBody,
+  WebhookDraft,
+  webhookNotFound,
+} from '../../libs/webhook-api';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Webhook use cases of SPEC section 6: validation is pure (libs/webhook-api), storage in the repositories. */
+@Injectable()
+export class WebhooksService {
+  private readonly webhooks: WebhookRepository;
+  private readonly docs: DocStateRepository;
+  private readonly deliveries: DeliveryRepository;
+  private readonly policy: ApiPolicy;
+
+  constructor(db: DataSource, @Inject(CONFIG) config: EngineConfig) {
+    this.webhooks = new WebhookRepository(db);
+    this.docs = new DocStateRepository(db);
+    this.deliveries = new DeliveryRepository(db);
+    this.policy = { allowed: parseAllowedDomains(config.allowedWebhookDomains) };
+  }
+
+  async list(docId: string): Promise<Array<{ id: string; fields: Record<string, unknown>; usage: WebhookUsage }>> {
+    const [hooks, schema] = await Promise.all([this.webhooks.listByDoc(docId), this.schema(docId)]);
+    const states = await this.deliveries.states(hooks.map((w) => w.id));
+    return hooks.map((w) => {
+      const usage = toUsage(states.get(w.id)?.status ?? idleStatus(0));
+      return { id: w.id, fields: toApiFields(w, schema), usage: isWebhookInvalid(w, schema) ? { ...usage, status: 'invalid' } : usage };
+    });
+  }
+
+  async create(docId: string, body: unknown): Promise<string[]> {
+    const drafts = validateCreateBody(body, await this.schema(docId), this.policy);
+    const created = drafts.map((d) => this.newWebhook(docId, d));
+    await this.webhooks.insert(created);
+    return created.map((w) => w.id);
+  }
+
+  async subscribe(docId: string, tableId: string, body: unknown): Promise<StoredWebhook> {
+    const draft = validateSubscribeBody(tableId, body, await this.schema(docId), this.policy);
+    const webhook = this.newWebhook(docId, draft);
+    await this.webhooks.insert([webhook]);
+    return webhook;
+  }
+
+  /** Grist's `_unsubscribe`: any key reaching this point owns the document, so the unsubscribeKey is not required. */
+  async unsubscribe(docId: string, tableId: string, webhookId: unknown): Promise<void> {
+    const webhook = await this.find(docId, webhookId);
+    const table = findTableById(await this.schema(docId), tableId);
+    if (!table || table.ref !== webhook.tableRef) throw webhookNotFound(String(webhookId));
+    await this.webhooks.delete(docId, webhook.id);
+  }
+
+  async update(docId: string, webhookId: string, body: unknown): Promise<void> {
+    const current = await this.find(docId, webhookId);
+    const now = Date.now();
+    const { next, emptyQueue } = applyPatch(current, body, await this.schema(docId), this.policy, now);
+    await this.webhooks.update(next, emptyQueue, now);
+  }
+
+  async remove(docId: string, webhookId: string): Promise<void> {
+    await this.find(docId, webhookId);
+    await this.webhooks.delete(docId, webhookId);
+  }
+
+  async clearQueue(docId: string, webhookId: string | null): Promise<void> {
+    if (webhookId !== null) await this.find(docId, webhookId);
+    await this.webhooks.clearQueues(docId, webhookId, Date.now());
+  }
+
+  private async find(docId: string, webhookId: unknown): Promise<StoredWebhook> {
+    const id = String(webhookId);
+    const webhook = typeof webhookId === 'string' && UUID.test(id) ? await this.webhooks.get(docId, id) : null;
+    if (!webhook) throw webhookNotFound(id);
+    return webhook;
+  }
+
+  private async schema(docId: string): Promise<DocSchema> {
+    return (await this.docs.loadSchema(docId)) ?? emptySchema();
+  }
+
+  private newWebhook(docId: string, draft: WebhookDraft): StoredWebhook {
+    return {
+      ...draft,
+      id: randomUUID(),
+      docId,
+      unsubscribeKey: randomBytes(18).toString('base64url'),
+      activeSince: Date.now(),
+    };
+  }
+}

@@ -1,0 +1,124 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DataSource } from 'typeorm';
+import { EngineConfig } from '../../libs/config';
+import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { Logger } from '../../libs/observability';
+import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
+import { WebhookDelivery } from './webhook-delivery';
+
+/** How often due webhooks are looked for when nothing pokes the scheduler (other instances' intake). */
+const CLAIM_EVERY_MS = 200;
+/** A webhook leased by a dead instance is taken over after this long. */
+const LEASE_MS = 5000;
+const RENEW_EVERY_MS = 1000;
+/** Clearing, disabling or deleting abandons an in-flight request within this (spec: one second). */
+const WATCH_EVERY_MS = 250;
+/** A loop that failed unexpectedly (database down, a bug) is not resumed before this, so it cannot spin. */
+const COOL_DOWN_MS = 5000;
+
+/**
+ * Runs one delivery loop per webhook that has rows waiting, at most DISPATCH_CONCURRENCY at once. A webhook is
+ * leased in Postgres by one instance at a time, so several dispatchers share the work and keep each queue's order.
+ */
+@Injectable()
+export class DeliveryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly repo: DeliveryRepository;
+  /** Webhooks this instance is delivering, with what abandons their loop. */
+  private readonly active = new Map<string, AbortController>();
+  /** Webhooks whose loop failed unexpectedly, with when they may be claimed again. */
+  private readonly coolingDown = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private claiming: Promise<void> | null = null;
+  private claimAgain = false;
+  private stopped = false;
+
+  constructor(
+    db: DataSource,
+    private readonly delivery: WebhookDelivery,
+    @Inject(CONFIG) private readonly config: EngineConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.repo = new DeliveryRepository(db);
+  }
+
+  onApplicationBootstrap(): void {
+    this.every(CLAIM_EVERY_MS, () => this.poke());
+    this.every(RENEW_EVERY_MS, () => this.repo.renewLeases(this.owner, [...this.active.keys()], Date.now() + LEASE_MS));
+    this.every(WATCH_EVERY_MS, () => this.watchGenerations());
+    this.poke();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.timers.forEach(clearInterval);
+    for (const controller of this.active.values()) controller.abort(new Error('dispatcher shutting down'));
+    await this.claiming;
+    const deadline = Date.now() + 5000;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** New rows were queued: look for due webhooks now rather than at the next tick. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = this.claimLoop().finally(() => (this.claiming = null));
+  }
+
+  private async claimLoop(): Promise<void> {
+    do {
+      this.claimAgain = false;
+      await this.claim().catch((err) => this.logger.warn('could not claim webhooks', { err }));
+    } while (this.claimAgain && !this.stopped);
+  }
+
+  private async claim(): Promise<void> {
+    const free = this.config.dispatchConcurrency - this.active.size;
+    if (this.stopped || free <= 0) return;
+    const now = Date.now();
+    for (const [id, until] of this.coolingDown) if (until <= now) this.coolingDown.delete(id);
+    const busy = [...this.active.keys(), ...this.coolingDown.keys()];
+    const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, busy, free);
+    for (const id of ids) this.start(id);
+  }
+
+  private start(webhookId: string): void {
+    const controller = new AbortController();
+    this.active.set(webhookId, controller);
+    this.delivery
+      .deliverQueue(webhookId, this.owner, controller.signal)
+      .catch((err) => {
+        this.coolingDown.set(webhookId, Date.now() + COOL_DOWN_MS);
+        this.logger.error('delivery loop failed', { webhookId, err });
+      })
+      .finally(async () => {
+        this.active.delete(webhookId);
+        await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
+        this.poke();
+      });
+  }
+
+  /** Abandons the loops of webhooks cleared, disabled or deleted since they started. */
+  private async watchGenerations(): Promise<void> {
+    const watched = [...this.active.entries()];
+    if (watched.length === 0) return;
+    const current = await this.repo.generations(watched.map(([id]) => id));
+    for (const [id, controller] of watched) {
+      const started = this.delivery.generationOf(id);
+      if (started !== undefined && current.get(id) !== started) controller.abort(new Error('queue cleared, webhook disabled or deleted'));
+    }
+  }
+
+  private every(ms: number, task: () => Promise<unknown> | void): void {
+    this.timers.push(
+      setInterval(() => {
+        Promise.resolve(task()).catch((err) => this.logger.warn('periodic task failed', { err }));
+      }, ms),
+    );
+  }
+}

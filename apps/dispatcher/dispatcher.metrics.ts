@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, MetricsRegistry } from '../../libs/observability';
+
+@Injectable()
+export class DispatcherMetrics {
+  readonly eventsQueued: Counter;
+  readonly rowsQueued: Counter;
+  readonly eventsDuplicate: Counter;
+  readonly eventsDropped: Counter;
+  readonly eventsDeadLettered: Counter;
+  readonly attempts: Counter;
+  readonly rowsDelivered: Counter;
+  readonly endToEndLag: Histogram;
+
+  constructor(registry: MetricsRegistry) {
+    this.eventsQueued = registry.counter('dispatcher_events_queued_total', 'Payload events stored in webhook queues.');
+    this.rowsQueued = registry.counter('dispatcher_rows_queued_total', 'Rows stored in webhook queues.');
+    this.eventsDuplicate = registry.counter('dispatcher_events_duplicate_total', 'Payload events dropped as duplicates (same eventId).');
+    this.eventsDropped = registry.counter(
+      'dispatcher_events_dropped_total',
+      'Payload events for webhooks deleted, disabled or enabled after the bundle.',
+    );
+    this.eventsDeadLettered = registry.counter('dispatcher_events_dead_lettered_total', 'Unreadable payload events sent to the DLQ.');
+    this.attempts = registry.counter('dispatcher_attempts_total', 'Delivery attempts, by outcome.');
+    this.rowsDelivered = registry.counter('dispatcher_rows_delivered_total', 'Rows delivered (2xx), by webhook.');
+    this.endToEndLag = registry.histogram(
+      'dispatcher_end_to_end_lag_seconds',
+      'From the bundle appended to doc-actions to its rows delivered, by webhook.',
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    );
+  }
+}

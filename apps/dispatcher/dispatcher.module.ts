@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppContext, CoreModule } from '../../libs/runtime/core.module';
+import { DeliveryScheduler } from './delivery-scheduler';
+import { DispatcherMetrics } from './dispatcher.metrics';
+import { EventIntakeConsumer } from './event-intake.consumer';
+import { WebhookDelivery } from './webhook-delivery';
+
+@Module({})
+export class DispatcherModule {
+  static register(ctx: AppContext): DynamicModule {
+    return {
+      module: DispatcherModule,
+      imports: [CoreModule.forRoot(ctx, 20)],
+      providers: [DispatcherMetrics, WebhookDelivery, DeliveryScheduler, EventIntakeConsumer],
+    };
+  }
+}

@@ -1,0 +1,90 @@
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { EngineConfig } from '../../libs/config';
+import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { PayloadEvent } from '../../libs/domain';
+import { Logger } from '../../libs/observability';
+import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
+import { DeliveryScheduler } from './delivery-scheduler';
+import { DispatcherMetrics } from './dispatcher.metrics';
+
+function parsePayloadEvent(value: Buffer | null): PayloadEvent | null {
+  try {
+    const e = JSON.parse(value?.toString('utf8') ?? '');
+    const ok = e?.v === 1 && typeof e.eventId === 'string' && typeof e.webhookId === 'string' && Array.isArray(e.rows);
+    return ok ? (e as PayloadEvent) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The only consumer of the webhook-events topic: stores each batch of payload events in the webhooks' queues,
+ * then commits. Offsets move only after the store, so a crash loses nothing.
+ */
+@Injectable()
+export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly queues: DeliveryRepository;
+
+  constructor(
+    kafka: Kafka,
+    db: DataSource,
+    private readonly scheduler: DeliveryScheduler,
+    private readonly metrics: DispatcherMetrics,
+    @Inject(CONFIG) private readonly config: EngineConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.queues = new DeliveryRepository(db);
+    this.consumer = kafka.consumer({
+      groupId: config.dispatcherGroupId,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 100,
+    });
+    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.producer.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.logger.error('consumer crashed', { err: payload.error, restart: payload.restart });
+      if (!payload.restart) process.exit(1);
+    });
+    await this.consumer.subscribe({ topic: this.config.eventsTopic, fromBeginning: true });
+    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (!isRunning() || isStale() || batch.messages.length === 0) return;
+    const events: PayloadEvent[] = [];
+    const unreadable = [];
+    for (const message of batch.messages) {
+      const event = parsePayloadEvent(message.value);
+      if (event) events.push(event);
+      else unreadable.push({ key: message.key, value: message.value, headers: { 'dlq-reason': 'not a payload event (v1)' } });
+    }
+    if (unreadable.length > 0) {
+      await this.producer.send({ topic: `${this.config.eventsTopic}.dlq`, messages: unreadable, acks: -1 });
+      this.metrics.eventsDeadLettered.inc({}, unreadable.length);
+      this.logger.warn('payload events dead-lettered', { partition: batch.partition, count: unreadable.length });
+    }
+    const stored = await this.queues.storeEvents(events);
+    this.metrics.eventsQueued.inc({}, stored.queuedEvents);
+    this.metrics.rowsQueued.inc({}, stored.queuedRows);
+    this.metrics.eventsDuplicate.inc({}, stored.duplicates);
+    this.metrics.eventsDropped.inc({}, stored.dropped);
+    resolveOffset(batch.messages[batch.messages.length - 1].offset);
+    await commitOffsetsIfNecessary();
+    await heartbeat();
+    if (stored.queuedRows > 0) this.scheduler.poke();
+  }
+}

@@ -1,0 +1,123 @@
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { EngineConfig } from '../../libs/config';
+import { DeliveryRepository, HeadBatch } from '../../libs/db/delivery.repository';
+import {
+  buildPayloadBody,
+  buildRequest,
+  HttpSender,
+  nextStep,
+  onAttemptFinished,
+  onAttemptStarted,
+  parseAllowedDomains,
+  RetryPolicy,
+} from '../../libs/delivery';
+import { Logger } from '../../libs/observability';
+import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
+import { DispatcherMetrics } from './dispatcher.metrics';
+
+export const USER_AGENT = 'GristWebhookEngine/0.1.0 (+https://github.com/gristlabs/grist-core)';
+
+const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
+
+/**
+ * Delivers one webhook's queue, oldest batch first: one request at a time, the same batch (same webhook-id header)
+ * until it succeeds, then the next. A failure ends the loop; the scheduler resumes it when the retry is due.
+ */
+@Injectable()
+export class WebhookDelivery implements OnApplicationShutdown {
+  private readonly repo: DeliveryRepository;
+  private readonly sender: HttpSender;
+  private readonly policy: RetryPolicy;
+  /** Generation of each webhook as its loop read it: a change means its queue was cleared under it. */
+  private readonly generations = new Map<string, number>();
+
+  constructor(
+    db: DataSource,
+    private readonly metrics: DispatcherMetrics,
+    @Inject(CONFIG) private readonly config: EngineConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.repo = new DeliveryRepository(db);
+    this.sender = new HttpSender({
+      timeoutMs: config.webhookTimeoutMs,
+      allowed: parseAllowedDomains(config.allowedWebhookDomains),
+      proxyUrl: config.proxyForUntrustedUrls,
+    });
+    this.policy = { unitMs: config.triggerWaitDelayMs, maxAttempts: config.triggerMaxAttempts };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sender.close();
+  }
+
+  generationOf(webhookId: string): number | undefined {
+    return this.generations.get(webhookId);
+  }
+
+  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal): Promise<void> {
+    try {
+      while (!signal.aborted) {
+        const head = await this.repo.loadHead(webhookId, this.config.webhookBatchSize);
+        if (!head || !head.target.enabled || head.rows.length === 0 || head.state.nextAttemptAt > Date.now()) return;
+        this.generations.set(webhookId, head.state.generation);
+        if (!(await this.attempt(head, owner, signal))) return;
+      }
+    } finally {
+      this.generations.delete(webhookId);
+    }
+  }
+
+  /** One attempt at the head batch; true when it was delivered and the loop may go on. */
+  private async attempt({ target, state, rows }: HeadBatch, owner: string, signal: AbortSignal): Promise<boolean> {
+    const { webhookId } = target;
+    const batchId = state.batchId ?? randomUUID();
+    const lastSeq = rows[rows.length - 1].seq;
+    const log = this.logger.child({ webhookId, docId: target.docId, batchId });
+    const started = onAttemptStarted(state.status, Date.now());
+    if (!(await this.repo.startAttempt(webhookId, state.generation, owner, started, batchId, lastSeq))) return false;
+
+    const body = buildPayloadBody(target.payloadFormat, webhookId, target.docId, rows);
+    const request = buildRequest({
+      url: target.url,
+      authorization: target.authorization,
+      batchId,
+      timestampSec: Math.floor(Date.now() / 1000),
+      userAgent: USER_AGENT,
+      body,
+    });
+    let result;
+    try {
+      result = await this.sender.send(request, signal);
+    } catch (err) {
+      if (isAbort(err)) {
+        log.info('delivery abandoned', { reason: String((signal.reason as Error)?.message ?? signal.reason) });
+        return false;
+      }
+      throw err;
+    }
+    const now = Date.now();
+    const failedAttempts = started.batchAttempts + 1;
+    const step = nextStep(result, failedAttempts, this.policy, now, Math.random);
+    const finished = onAttemptFinished(started, rows.length, result, step, now);
+    this.metrics.attempts.inc({ outcome: result.kind });
+    if (step.kind === 'delivered') {
+      await this.repo.recordSuccess(webhookId, state.generation, finished, rows.length, lastSeq);
+      this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
+      for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000, { webhookId });
+      log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
+      return true;
+    }
+    await this.repo.recordFailure(webhookId, state.generation, finished, now + step.delayMs);
+    log.warn('delivery failed', {
+      size: rows.length,
+      attempt: failedAttempts,
+      status: finished.status,
+      httpStatus: finished.lastEventBatch?.httpStatus,
+      error: finished.lastErrorMessage,
+      retryInMs: step.delayMs,
+    });
+    return false;
+  }
+}

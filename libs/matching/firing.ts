@@ -1,0 +1,194 @@
+import {
+  ActionBundle,
+  CellValue,
+  ColumnDef,
+  ColValues,
+  DocSchema,
+  EventType,
+  PayloadRow,
+  TableDef,
+  WebhookRule,
+  defaultForType,
+  findColumnByRef,
+} from '../domain';
+import { DocState, StoredRow, TouchedRow, applyActions } from './doc-state';
+
+export interface RowWrite {
+  tableRef: string;
+  rowId: number;
+  /** Every column of the row by ref; null = row deleted. */
+  values: StoredRow | null;
+}
+
+export interface WebhookEvents {
+  webhookId: string;
+  tableId: string;
+  /** Sorted by row id. */
+  rows: PayloadRow[];
+}
+
+export interface BundleOutcome {
+  /** The schema after the bundle. */
+  schema: DocSchema;
+  /** Final state of every row the bundle touched (written or deleted), by table in schema order, then by row id. */
+  rowWrites: RowWrite[];
+  /**
+   * Table refs whose stored rows must ALL be deleted before rowWrites are applied (RemoveTable, ReplaceTableData,
+   * TableData).
+   */
+  clearedTables: string[];
+  /** One entry per webhook with at least one row, ordered by webhook id. */
+  events: WebhookEvents[];
+}
+
+/** A touched row of a table that still exists, with its final values normalized to the schema after the bundle. */
+interface FinalRow {
+  touched: TouchedRow;
+  /** Every column of the final schema by ref; null when removed. */
+  values: StoredRow | null;
+  /** Columns whose value differs from before the bundle, in schema order; computed once, on first need. */
+  changed?: ColumnDef[];
+}
+
+/**
+ * Applies a bundle to a document's state and decides which rows fire which webhook (SPEC section 3).
+ * `bundleTime` is the Kafka timestamp of the bundle's message; `webhooks` are the document's.
+ */
+export function applyBundle(
+  state: DocState,
+  bundle: ActionBundle,
+  webhooks: WebhookRule[],
+  bundleTime: number,
+): BundleOutcome {
+  const applied = applyActions(state, bundle.actions);
+  const finalRows = new Map<string, FinalRow[]>();
+  const rowWrites: RowWrite[] = [];
+  for (const table of applied.schema.tables) {
+    const touched = applied.tables.get(table.ref);
+    if (!touched) continue;
+    const rows = [...touched.rows.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((row): FinalRow => ({ touched: row, values: row.after === null ? null : normalize(row.after, table) }));
+    finalRows.set(table.ref, rows);
+    for (const row of rows) {
+      // A cleared table loses every stored row anyway: its deletions need no write.
+      if (row.values === null && touched.cleared) continue;
+      rowWrites.push({ tableRef: table.ref, rowId: row.touched.id, values: row.values });
+    }
+  }
+
+  const events: WebhookEvents[] = [];
+  if (!isCalculate(bundle)) {
+    const candidates = webhooks
+      .filter((w) => w.docId === bundle.docId && w.enabled && w.activeSince <= bundleTime)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const webhook of candidates) {
+      const table = applied.schema.tables.find((t) => t.ref === webhook.tableRef);
+      const rows = table && finalRows.get(table.ref);
+      if (!table || !rows) continue;
+      const payloadRows = matchRows(webhook, table, rows);
+      if (payloadRows.length > 0) events.push({ webhookId: webhook.id, tableId: table.id, rows: payloadRows });
+    }
+  }
+
+  return { schema: applied.schema, rowWrites, clearedTables: applied.clearedTables, events };
+}
+
+/** Grist's recalculation bundle: it updates formula values but fires no webhook. */
+function isCalculate(bundle: ActionBundle): boolean {
+  const [first] = bundle.userActions;
+  return bundle.userActions.length === 1 && Array.isArray(first) && first[0] === 'Calculate';
+}
+
+function matchRows(webhook: WebhookRule, table: TableDef, rows: FinalRow[]): PayloadRow[] {
+  // A ready column or watched columns no longer in the table are ignored (SPEC section 3).
+  const ready = findColumnByRef(table, webhook.readyColRef);
+  const watched = new Set(webhook.watchedColRefs.filter((ref) => findColumnByRef(table, ref)));
+  const types = new Set<EventType>(webhook.eventTypes);
+  const payloadRows: PayloadRow[] = [];
+  for (const row of rows) {
+    const payloadRow = matchRow(row, table, ready, watched, types);
+    if (payloadRow) payloadRows.push(payloadRow);
+  }
+  return payloadRows;
+}
+
+function matchRow(
+  row: FinalRow,
+  table: TableDef,
+  ready: ColumnDef | undefined,
+  watched: Set<string>,
+  types: Set<EventType>,
+): PayloadRow | undefined {
+  const { touched, values } = row;
+  if (values === null) {
+    // Added then removed fires nothing; a row never ready was never sent, so its removal is not news either.
+    if (touched.origin === 'added' || !types.has('remove')) return undefined;
+    if (ready && !wasReady(touched, ready)) return undefined;
+    const fields = touched.lastKnown ? fieldsOf(table, normalize(touched.lastKnown, table)) : {};
+    return { type: 'remove', id: touched.id, fields, previous: {}, changedColIds: [] };
+  }
+  if (ready && values[ready.ref] !== true) return undefined;
+  if (touched.origin === 'added' || (ready && !wasReady(touched, ready))) {
+    return types.has('add')
+      ? { type: 'add', id: touched.id, fields: fieldsOf(table, values), previous: {}, changedColIds: [] }
+      : undefined;
+  }
+  if (!types.has('update')) return undefined;
+  const changed = (row.changed ??= changedColumns(touched, table, values));
+  if (!changed.some((c) => watched.size === 0 || watched.has(c.ref))) return undefined;
+  const before = touched.before;
+  return {
+    type: 'update',
+    id: touched.id,
+    fields: fieldsOf(table, values),
+    // Old values of an unseen row are unknown: they are left out rather than invented.
+    previous: before ? Object.fromEntries(changed.map((c) => [c.id, cellOf(before, c)])) : {},
+    changedColIds: changed.map((c) => c.id),
+  };
+}
+
+/** Ready before the bundle: a row the engine never saw is judged ready (SPEC section 2). */
+function wasReady(touched: TouchedRow, ready: ColumnDef): boolean {
+  return touched.origin === 'unseen' || (touched.before !== undefined && cellOf(touched.before, ready) === true);
+}
+
+function changedColumns(touched: TouchedRow, table: TableDef, values: StoredRow): ColumnDef[] {
+  const { before, written } = touched;
+  if (written) return table.columns.filter((c) => written.has(c.ref));
+  // The same object before and after: nothing wrote to the row since it was stored (or snapshot).
+  if (!before || before === touched.after) return [];
+  return table.columns.filter((c) => !jsonEqual(cellOf(before, c), values[c.ref]));
+}
+
+/** A column's value in a row; a row lacking it (column added later) holds the type's default. */
+function cellOf(row: StoredRow, column: ColumnDef): CellValue {
+  return Object.hasOwn(row, column.ref) ? row[column.ref] : defaultForType(column.type);
+}
+
+/** Every column of the table, defaults filled; refs of removed columns dropped. */
+function normalize(row: StoredRow, table: TableDef): StoredRow {
+  const values: StoredRow = {};
+  for (const column of table.columns) values[column.ref] = cellOf(row, column);
+  return values;
+}
+
+/** Keyed by current column ids. fromEntries defines keys as own properties, so an id like `__proto__` is safe. */
+function fieldsOf(table: TableDef, values: StoredRow): ColValues {
+  return Object.fromEntries(table.columns.map((c) => [c.id, values[c.ref]]));
+}
+
+/** Equality of JSON values; object key order is irrelevant. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => jsonEqual(item, b[i]));
+  }
+  const aObj = a as Record<string, unknown>;
+  const bObj = b as Record<string, unknown>;
+  const keys = Object.keys(aObj);
+  if (keys.length !== Object.keys(bObj).length) return false;
+  return keys.every((key) => Object.hasOwn(bObj, key) && jsonEqual(aObj[key], bObj[key]));
+}

@@ -1,0 +1,3 @@
+export * from './parse-bundle';
+export * from './doc-state';
+export * from './firing';

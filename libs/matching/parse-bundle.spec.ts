@@ -1,0 +1,169 @@
+import { parseBundle } from './parse-bundle';
+
+const valid = { docId: 'sales', actionNum: 42, actions: [] as unknown[] };
+const withActions = (...actions: unknown[]): string => JSON.stringify({ ...valid, actions });
+
+describe('parseBundle', () => {
+  it('accepts the bundle of SPEC section 2, from a Buffer', () => {
+    const raw = {
+      docId: 'sales',
+      actionNum: 42,
+      actionHash: 'h',
+      timestamp: 1764430000000,
+      user: 'ann',
+      userActions: [['AddRecord', 'Orders', null, { Item: 'Tea' }]],
+      actions: [
+        ['AddRecord', 'Orders', 7, { Item: 'Tea', Qty: 2, manualSort: 7 }],
+        ['UpdateRecord', 'Orders', 7, { Total: 9.5 }],
+      ],
+    };
+    expect(parseBundle(Buffer.from(JSON.stringify(raw)))).toEqual({ ok: true, bundle: raw });
+  });
+
+  it('defaults userActions and drops optional fields of the wrong type', () => {
+    const raw = JSON.stringify({ ...valid, actionHash: 1, timestamp: 'now', user: null });
+    const bundle = { docId: 'sales', actionNum: 42, userActions: [], actions: [] };
+    expect(parseBundle(raw)).toEqual({ ok: true, bundle });
+  });
+
+  it("accepts Grist's stored envelopes, followed by calc ones", () => {
+    const raw = JSON.stringify({
+      docId: 'sales',
+      actionNum: 1,
+      stored: [[0, ['AddRecord', 'Orders', 1, { Item: 'Tea' }]]],
+      calc: [[0, ['UpdateRecord', 'Orders', 1, { Total: 2 }]]],
+    });
+    const result = parseBundle(raw);
+    expect(result.ok && result.bundle.actions).toEqual([
+      ['AddRecord', 'Orders', 1, { Item: 'Tea' }],
+      ['UpdateRecord', 'Orders', 1, { Total: 2 }],
+    ]);
+  });
+
+  it.each([
+    ['every action name', withActions(
+      ['AddRecord', 'T', 1, {}],
+      ['BulkAddRecord', 'T', [1, 2], { A: [1, 2] }],
+      ['UpdateRecord', 'T', 1, { A: null }],
+      ['BulkUpdateRecord', 'T', [], {}],
+      ['RemoveRecord', 'T', 1],
+      ['BulkRemoveRecord', 'T', [1]],
+      ['ReplaceTableData', 'T', [1], { A: [['L', 1]] }],
+      ['TableData', 'T', [1], {}],
+      ['AddTable', 'T', [{ id: 'A', type: 'Text', isFormula: false, formula: '', widgetOptions: '' }]],
+      ['RemoveTable', 'T'],
+      ['RenameTable', 'T', 'U'],
+      ['AddColumn', 'T', 'A', { type: 'Ref:People', label: 'A' }],
+      ['RemoveColumn', 'T', 'A'],
+      ['RenameColumn', 'T', 'A', 'B'],
+      ['ModifyColumn', 'T', 'A', {}],
+    )],
+  ])('accepts %s', (_name, raw) => {
+    expect(parseBundle(raw).ok).toBe(true);
+  });
+
+  const bundle = (fields: object): string => JSON.stringify({ docId: 'd', actionNum: 1, ...fields });
+
+  it.each<[string, string | null | undefined, string | RegExp]>([
+    ['no value', null, 'message has no value'],
+    ['undefined value', undefined, 'message has no value'],
+    ['invalid JSON', '{"docId": ', /^invalid JSON: /],
+    ['a JSON array', '[]', 'bundle is not an object'],
+    ['JSON null', 'null', 'bundle is not an object'],
+    ['a JSON string', '"x"', 'bundle is not an object'],
+    ['no docId', JSON.stringify({ actionNum: 1, actions: [] }), 'docId is missing'],
+    ['empty docId', bundle({ docId: '' }), 'docId must be a non-empty string'],
+    ['numeric docId', bundle({ docId: 7 }), 'docId must be a non-empty string'],
+    ['no actionNum', JSON.stringify({ docId: 'd', actions: [] }), 'actionNum is missing'],
+    ['actionNum 0', bundle({ actionNum: 0 }), 'actionNum must be a positive integer'],
+    ['fractional actionNum', bundle({ actionNum: 1.5 }), 'actionNum must be a positive integer'],
+    ['string actionNum', bundle({ actionNum: '3' }), 'actionNum must be a positive integer'],
+    ['userActions not an array', bundle({ userActions: {}, actions: [] }), 'userActions must be an array'],
+    ['neither actions nor stored', bundle({}), /^actions is missing/],
+    ['actions not an array', bundle({ actions: {} }), 'actions must be an array'],
+    ['stored not an array', bundle({ stored: 1 }), 'stored must be an array'],
+    ['calc not an array', bundle({ stored: [], calc: {} }), 'calc must be an array'],
+    [
+      'a stored entry not a pair',
+      bundle({ stored: [[0, ['RemoveTable', 'T'], 1]] }),
+      /^stored\[0\]: not an \[envelope/,
+    ],
+    [
+      'a bad stored action',
+      bundle({ stored: [[0, ['RemoveTable', 'T']], [1, ['Foo']]] }),
+      'stored[1]: unknown action "Foo"',
+    ],
+    ['a bad calc action', bundle({ stored: [], calc: [[0, ['RemoveTable']]] }), /^calc\[0\]: RemoveTable needs 2/],
+    [
+      'an unknown action after good ones',
+      withActions(['RemoveTable', 'T'], ['RemoveTable', 'T'], ['Foo', 'T']),
+      'actions[2]: unknown action "Foo"',
+    ],
+  ])('rejects %s', (_name, raw, reason) => {
+    const expected = typeof reason === 'string' ? reason : expect.stringMatching(reason);
+    expect(parseBundle(raw)).toEqual({ ok: false, reason: expected });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an action not an array', { name: 'AddRecord' }, 'action is not an array'],
+    ['an unknown action', ['Foo', 'T'], 'unknown action "Foo"'],
+    ['an action name not a string', [3, 'T'], 'unknown action 3'],
+    ['too few elements', ['AddRecord', 'T', 1], 'AddRecord needs 4 elements, got 3'],
+    ['too many elements', ['RemoveTable', 'T', 'x'], 'RemoveTable needs 2 elements, got 3'],
+    ['an empty table id', ['RemoveTable', ''], 'RemoveTable table id must be a non-empty string'],
+    ['a numeric table id', ['AddRecord', 1, 1, {}], 'AddRecord table id must be a non-empty string'],
+    ['row id 0', ['UpdateRecord', 'T', 0, {}], 'UpdateRecord row id must be a positive integer'],
+    ['row id null', ['RemoveRecord', 'T', null], 'RemoveRecord row id must be a positive integer'],
+    ['row ids not an array', ['BulkRemoveRecord', 'T', 1], 'BulkRemoveRecord row ids must be an array'],
+    [
+      'a fractional row id',
+      ['BulkAddRecord', 'T', [1, 2.5], {}],
+      'BulkAddRecord row ids[1] must be a positive integer',
+    ],
+    ['column values an array', ['AddRecord', 'T', 1, []], 'AddRecord column values must be an object'],
+    ['bulk column values null', ['TableData', 'T', [1], null], 'TableData column values must be an object'],
+    [
+      'a bulk column not an array',
+      ['BulkUpdateRecord', 'T', [1], { A: 1 }],
+      'BulkUpdateRecord column "A" is not an array',
+    ],
+    [
+      'a bulk column of the wrong length',
+      ['BulkAddRecord', 'T', [1, 2, 3], { A: [1, 2] }],
+      'BulkAddRecord column "A" has 2 values for 3 rows',
+    ],
+    [
+      'ReplaceTableData of the wrong length',
+      ['ReplaceTableData', 'T', [1], { A: [] }],
+      'ReplaceTableData column "A" has 0 values for 1 rows',
+    ],
+    ['AddTable columns not an array', ['AddTable', 'T', {}], 'AddTable columns must be an array'],
+    [
+      'an AddTable column without id',
+      ['AddTable', 'T', [{ id: 'A' }, {}]],
+      'AddTable columns[1] needs a non-empty string id',
+    ],
+    [
+      'an AddTable column with a bad type',
+      ['AddTable', 'T', [{ id: 'A', type: 1 }]],
+      'AddTable columns[0]: type must be a string',
+    ],
+    ['a new table id not a string', ['RenameTable', 'T', null], 'RenameTable new table id must be a non-empty string'],
+    ['an empty column id', ['AddColumn', 'T', '', {}], 'AddColumn column id must be a non-empty string'],
+    ['column info not an object', ['AddColumn', 'T', 'A', 'Text'], 'AddColumn column info must be an object'],
+    [
+      'isFormula not a boolean',
+      ['ModifyColumn', 'T', 'A', { isFormula: 1 }],
+      'ModifyColumn column info: isFormula must be a boolean',
+    ],
+    [
+      'formula not a string',
+      ['ModifyColumn', 'T', 'A', { formula: 1 }],
+      'ModifyColumn column info: formula must be a string',
+    ],
+    ['a column id not a string', ['RemoveColumn', 'T', 3], 'RemoveColumn column id must be a non-empty string'],
+    ['an empty new column id', ['RenameColumn', 'T', 'A', ''], 'RenameColumn new column id must be a non-empty string'],
+  ])('rejects %s', (_name, action, reason) => {
+    expect(parseBundle(withActions(action))).toEqual({ ok: false, reason: `actions[0]: ${reason}` });
+  });
+});

@@ -1,0 +1,184 @@
+import { ActionBundle, DocAction } from '../domain';
+
+export type ParseResult = { ok: true; bundle: ActionBundle } | { ok: false; reason: string };
+
+/** Length of each DocAction tuple, name included (SPEC section 2). */
+const ACTION_LENGTH: Record<DocAction[0], number> = {
+  AddRecord: 4,
+  BulkAddRecord: 4,
+  UpdateRecord: 4,
+  BulkUpdateRecord: 4,
+  RemoveRecord: 3,
+  BulkRemoveRecord: 3,
+  ReplaceTableData: 4,
+  TableData: 4,
+  AddTable: 3,
+  RemoveTable: 2,
+  RenameTable: 3,
+  AddColumn: 4,
+  RemoveColumn: 3,
+  RenameColumn: 4,
+  ModifyColumn: 4,
+};
+
+/**
+ * Validates one message of the doc-actions topic. Values are checked in place and never copied: the bundle returned
+ * holds the parsed arrays and objects themselves.
+ */
+export function parseBundle(raw: Buffer | string | null | undefined): ParseResult {
+  if (raw === null || raw === undefined) return fail('message has no value');
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (err) {
+    return fail(`invalid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(value)) return fail('bundle is not an object');
+
+  const { docId, actionNum } = value;
+  if (docId === undefined) return fail('docId is missing');
+  if (typeof docId !== 'string' || docId === '') return fail('docId must be a non-empty string');
+  if (actionNum === undefined) return fail('actionNum is missing');
+  if (!isPositiveInt(actionNum)) return fail('actionNum must be a positive integer');
+
+  const userActions = value.userActions ?? [];
+  if (!Array.isArray(userActions)) return fail('userActions must be an array');
+
+  const actions = readActions(value);
+  if (typeof actions === 'string') return fail(actions);
+
+  const bundle: ActionBundle = { docId, actionNum, userActions, actions };
+  if (typeof value.actionHash === 'string') bundle.actionHash = value.actionHash;
+  if (typeof value.timestamp === 'number' && Number.isFinite(value.timestamp)) bundle.timestamp = value.timestamp;
+  if (typeof value.user === 'string') bundle.user = value.user;
+  return { ok: true, bundle };
+}
+
+/** The bundle's actions, from `actions` or Grist's `stored` then `calc` (formula results) envelopes; or why not. */
+function readActions(value: Record<string, unknown>): DocAction[] | string {
+  if (value.actions !== undefined) {
+    if (!Array.isArray(value.actions)) return 'actions must be an array';
+    for (let i = 0; i < value.actions.length; i++) {
+      const problem = checkAction(value.actions[i]);
+      if (problem) return `actions[${i}]: ${problem}`;
+    }
+    return value.actions as DocAction[];
+  }
+  if (value.stored === undefined) return 'actions is missing (neither "actions" nor "stored" is present)';
+  const actions: DocAction[] = [];
+  for (const key of ['stored', 'calc'] as const) {
+    const envelopes = value[key];
+    if (envelopes === undefined && key === 'calc') continue;
+    if (!Array.isArray(envelopes)) return `${key} must be an array`;
+    for (let i = 0; i < envelopes.length; i++) {
+      const entry: unknown = envelopes[i];
+      if (!Array.isArray(entry) || entry.length !== 2) return `${key}[${i}]: not an [envelopeIndex, DocAction] pair`;
+      const problem = checkAction(entry[1]);
+      if (problem) return `${key}[${i}]: ${problem}`;
+      actions.push(entry[1] as DocAction);
+    }
+  }
+  return actions;
+}
+
+/** What is wrong with one DocAction tuple, or undefined when it is well formed. */
+function checkAction(action: unknown): string | undefined {
+  if (!Array.isArray(action)) return 'action is not an array';
+  const name: unknown = action[0];
+  if (typeof name !== 'string' || !Object.hasOwn(ACTION_LENGTH, name)) {
+    return `unknown action ${typeof name === 'string' ? JSON.stringify(name) : String(name)}`;
+  }
+  const length = ACTION_LENGTH[name as DocAction[0]];
+  if (action.length !== length) return `${name} needs ${length} elements, got ${action.length}`;
+  if (!isName(action[1])) return `${name} table id must be a non-empty string`;
+  switch (name as DocAction[0]) {
+    case 'AddRecord':
+    case 'UpdateRecord':
+      return checkRowId(name, action[2]) ?? checkColValues(name, action[3]);
+    case 'BulkAddRecord':
+    case 'BulkUpdateRecord':
+    case 'ReplaceTableData':
+    case 'TableData':
+      return checkRowIds(name, action[2]) ?? checkBulkColValues(name, action[3], (action[2] as number[]).length);
+    case 'RemoveRecord':
+      return checkRowId(name, action[2]);
+    case 'BulkRemoveRecord':
+      return checkRowIds(name, action[2]);
+    case 'AddTable':
+      return checkColumns(action[2]);
+    case 'RemoveTable':
+      return undefined;
+    case 'RenameTable':
+      return isName(action[2]) ? undefined : 'RenameTable new table id must be a non-empty string';
+    case 'AddColumn':
+    case 'ModifyColumn':
+      return checkColId(name, action[2]) ?? checkColumnInfo(`${name} column info`, action[3]);
+    case 'RemoveColumn':
+      return checkColId(name, action[2]);
+    case 'RenameColumn':
+      return checkColId(name, action[2]) ?? checkColId(name, action[3], 'new column id');
+  }
+}
+
+function checkRowId(name: string, rowId: unknown): string | undefined {
+  return isPositiveInt(rowId) ? undefined : `${name} row id must be a positive integer`;
+}
+
+function checkRowIds(name: string, rowIds: unknown): string | undefined {
+  if (!Array.isArray(rowIds)) return `${name} row ids must be an array`;
+  for (let i = 0; i < rowIds.length; i++) {
+    if (!isPositiveInt(rowIds[i])) return `${name} row ids[${i}] must be a positive integer`;
+  }
+  return undefined;
+}
+
+function checkColValues(name: string, colValues: unknown): string | undefined {
+  return isObject(colValues) ? undefined : `${name} column values must be an object`;
+}
+
+function checkBulkColValues(name: string, colValues: unknown, rowCount: number): string | undefined {
+  if (!isObject(colValues)) return `${name} column values must be an object`;
+  for (const colId in colValues) {
+    const values = colValues[colId];
+    if (!Array.isArray(values)) return `${name} column ${JSON.stringify(colId)} is not an array`;
+    if (values.length !== rowCount) {
+      return `${name} column ${JSON.stringify(colId)} has ${values.length} values for ${rowCount} rows`;
+    }
+  }
+  return undefined;
+}
+
+function checkColumns(columns: unknown): string | undefined {
+  if (!Array.isArray(columns)) return 'AddTable columns must be an array';
+  for (let i = 0; i < columns.length; i++) {
+    const column: unknown = columns[i];
+    if (!isObject(column) || !isName(column.id)) return `AddTable columns[${i}] needs a non-empty string id`;
+    const problem = checkColumnInfo(`AddTable columns[${i}]`, column);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function checkColId(name: string, colId: unknown, what = 'column id'): string | undefined {
+  return isName(colId) ? undefined : `${name} ${what} must be a non-empty string`;
+}
+
+/** Only the fields the matcher reads are checked; Grist's others (widgetOptions, label, ...) are ignored. */
+function checkColumnInfo(what: string, info: unknown): string | undefined {
+  if (!isObject(info)) return `${what} must be an object`;
+  if (info.type !== undefined && typeof info.type !== 'string') return `${what}: type must be a string`;
+  if (info.isFormula !== undefined && typeof info.isFormula !== 'boolean') {
+    return `${what}: isFormula must be a boolean`;
+  }
+  if (info.formula !== undefined && typeof info.formula !== 'string') return `${what}: formula must be a string`;
+  return undefined;
+}
+
+const fail = (reason: string): ParseResult => ({ ok: false, reason });
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isName = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
+const isPositiveInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
