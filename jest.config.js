@@ -2,7 +2,7 @@
  * Two tiers: `unit` (pure code, specs beside it as `*.spec.ts`, no services) and `integration` (`test/**\/*.it.ts`,
  * real broker and database, started once per run by global setup through the stack script).
  */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true } }] };
 
 module.exports = {
   projects: [

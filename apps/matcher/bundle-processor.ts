@@ -146,6 +146,7 @@ export class BundleProcessor {
       byDoc.set(parsed.bundle.docId, list);
     }
     if (byDoc.size === 0) return result;
+    await this.webhooks.ensureFresherThan(Math.max(...messages.map((m) => m.timestamp)));
 
     const stored = await this.docs.loadDocs([...byDoc.keys()]);
     for (const [docId, bundles] of byDoc) {

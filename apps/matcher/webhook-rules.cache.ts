@@ -17,6 +17,8 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   private readonly repo: WebhookRepository;
   private byDoc = new Map<string, WebhookRule[]>();
   private version = -1;
+  /** When the last refresh began: the cache holds every webhook change committed before it. */
+  private refreshedAt = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(db: DataSource, @Inject(LOGGER) private readonly logger: Logger) {
@@ -44,9 +46,21 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
     return this.byDoc.get(docId) ?? [];
   }
 
+  /**
+   * Refreshes first if a bundle appended at `appendedAt` may be newer than the cache, so a webhook fires for every
+   * bundle appended after it was created, not only for those read a poll later.
+   */
+  async ensureFresherThan(appendedAt: number): Promise<void> {
+    if (this.refreshedAt <= appendedAt) await this.refresh();
+  }
+
   async refresh(): Promise<void> {
+    const startedAt = Date.now();
     const version = await this.repo.configVersion();
-    if (version === this.version) return;
+    if (version === this.version) {
+      this.refreshedAt = Math.max(this.refreshedAt, startedAt);
+      return;
+    }
     const byDoc = new Map<string, WebhookRule[]>();
     for (const w of await this.repo.listAll()) {
       const list = byDoc.get(w.docId) ?? [];
@@ -55,5 +69,6 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
     }
     this.byDoc = byDoc;
     this.version = version;
+    this.refreshedAt = Math.max(this.refreshedAt, startedAt);
   }
 }

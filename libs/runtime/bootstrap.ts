@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { AddressInfo } from 'node:net';
 import { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -33,7 +34,8 @@ export async function runApp(
     configure(nest, ctx);
     nest.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     await nest.listen(config.port, config.host);
-    logger.info('started', { url: `http://${config.host}:${config.port}` });
+    const { port } = nest.getHttpServer().address() as AddressInfo;
+    logger.info('started', { url: `http://${config.host}:${port}` });
   } catch (err) {
     logger.error('could not start', { err });
     process.exit(1);
