@@ -3,6 +3,7 @@ import { AppContext, CoreModule } from '../../libs/runtime/core.module';
 import { DeliveryScheduler } from './delivery-scheduler';
 import { DispatcherMetrics } from './dispatcher.metrics';
 import { EventIntakeConsumer } from './event-intake.consumer';
+import { QueueHousekeeping } from './queue-housekeeping';
 import { WebhookDelivery } from './webhook-delivery';
 
 @Module({})
@@ -11,7 +12,7 @@ export class DispatcherModule {
     return {
       module: DispatcherModule,
       imports: [CoreModule.forRoot(ctx, 20)],
-      providers: [DispatcherMetrics, WebhookDelivery, DeliveryScheduler, EventIntakeConsumer],
+      providers: [DispatcherMetrics, WebhookDelivery, DeliveryScheduler, EventIntakeConsumer, QueueHousekeeping],
     };
   }
 }

@@ -262,6 +262,18 @@ export class DeliveryRepository {
     return rows.length > 0;
   }
 
+  /** Rows waiting per webhook, for the ones that have any. */
+  async queueDepths(): Promise<Map<string, number>> {
+    const rows: Array<{ webhook_id: string; num_waiting: number }> = await this.db.query(
+      'SELECT webhook_id, num_waiting FROM webhook_delivery WHERE num_waiting > 0',
+    );
+    return new Map(rows.map((r) => [r.webhook_id, r.num_waiting]));
+  }
+
+  async forgetEventsBefore(before: Date): Promise<void> {
+    await this.db.query('DELETE FROM received_events WHERE received_at < $1', [before]);
+  }
+
   /** Delivery state of the given webhooks, for their `usage`. */
   async states(ids: string[]): Promise<Map<string, DeliveryState>> {
     if (ids.length === 0) return new Map();

@@ -1,0 +1,41 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { Gauge, Logger, MetricsRegistry } from '../../libs/observability';
+import { LOGGER } from '../../libs/runtime/core.module';
+
+const DEPTH_EVERY_MS = 2000;
+const PRUNE_EVERY_MS = 10 * 60_000;
+/** Event ids are remembered this long to drop re-processed duplicates; far longer than any replay. */
+const REMEMBER_EVENTS_MS = 7 * 24 * 3600_000;
+
+/** Queue depth per webhook for /metrics, and pruning of the event ids kept to drop duplicates. */
+@Injectable()
+export class QueueHousekeeping implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly repo: DeliveryRepository;
+  private readonly depth: Gauge;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(db: DataSource, registry: MetricsRegistry, @Inject(LOGGER) private readonly logger: Logger) {
+    this.repo = new DeliveryRepository(db);
+    this.depth = registry.gauge('dispatcher_queue_rows', 'Rows waiting in each webhook queue (the batch in flight included).');
+  }
+
+  onApplicationBootstrap(): void {
+    const every = (ms: number, task: () => Promise<void>): void => {
+      this.timers.push(setInterval(() => task().catch((err) => this.logger.warn('housekeeping failed', { err })), ms));
+    };
+    every(DEPTH_EVERY_MS, async () => {
+      const depths = await this.repo.queueDepths();
+      this.depth.reset();
+      for (const [webhookId, rows] of depths) this.depth.set(rows, { webhookId });
+    });
+    every(PRUNE_EVERY_MS, async () => {
+      await this.repo.forgetEventsBefore(new Date(Date.now() - REMEMBER_EVENTS_MS));
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.timers.forEach(clearInterval);
+  }
+}
