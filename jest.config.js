@@ -20,7 +20,8 @@ module.exports = {
       testMatch: ['**/*.it.ts'],
       transform,
       globalSetup: '<rootDir>/test/support/global-setup.js',
-      testTimeout: 90000,
     },
   ],
+  // read from the top level only (Jest ignores it inside a project); generous for app start-ups on a busy machine
+  testTimeout: 90000,
 };

@@ -1,15 +1,20 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
-import { Response } from 'express';
+import { NextFunction, Request, Response } from 'express';
 import { Logger } from '../../libs/observability';
 import { LOGGER } from '../../libs/runtime/core.module';
 import { ApiError, errorBody } from '../../libs/webhook-api';
 
-/** Errors of body parsing (express) carry a status and a type. */
-interface ParserError {
+/** Errors of express (body parsing, undecodable paths) carry a status; the body parser's also a type. */
+interface ExpressError {
   status?: number;
   type?: string;
   message: string;
 }
+
+const isClientError = (err: unknown): err is ExpressError & { status: number } => {
+  const status = (err as ExpressError | null)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+};
 
 const PARSER_MESSAGES: Record<string, string> = {
   'entity.parse.failed': 'Invalid JSON body',
@@ -17,6 +22,14 @@ const PARSER_MESSAGES: Record<string, string> = {
   'encoding.unsupported': 'Unsupported body encoding',
   'charset.unsupported': 'Unsupported body charset',
 };
+
+/**
+ * Express error middleware placed right after the body parser: its errors become ApiErrors with our messages.
+ * Without it Nest would turn a JSON syntax error into a BadRequestException carrying the parser's own message.
+ */
+export function bodyParserErrors(err: unknown, _req: Request, _res: Response, next: NextFunction): void {
+  next(isClientError(err) ? new ApiError(err.status, PARSER_MESSAGES[err.type ?? ''] ?? err.message) : err);
+}
 
 /** The one place domain errors become HTTP answers: always JSON `{"error": ...}`, never an HTML page. */
 @Catch()
@@ -35,9 +48,8 @@ export class ApiErrorFilter implements ExceptionFilter {
       res.status(status).json(status === 503 ? err.getResponse() : { error: message });
       return;
     }
-    const parser = err as ParserError;
-    if (parser && typeof parser.status === 'number' && parser.status >= 400 && parser.status < 500) {
-      res.status(parser.status).json({ error: PARSER_MESSAGES[parser.type ?? ''] ?? parser.message });
+    if (isClientError(err)) {
+      res.status(err.status).json({ error: err.message });
       return;
     }
     this.logger.error('unexpected error answering a request', { err });

@@ -19,7 +19,9 @@ export class KeysController {
   @HttpCode(200)
   async create(@Body() body: unknown): Promise<{ id: string; key: string }> {
     const docIds = (body as { docIds?: unknown } | null)?.docIds;
-    if (!Array.isArray(docIds) || docIds.length === 0 || !docIds.every((d) => typeof d === 'string' && d.length > 0)) {
+    // a NUL can be in no document id (Postgres text cannot hold it)
+    const isDocId = (d: unknown): boolean => typeof d === 'string' && d.length > 0 && !d.includes('\u0000');
+    if (!Array.isArray(docIds) || docIds.length === 0 || !docIds.every(isDocId)) {
       throw invalidPayload('docIds must be a non-empty array of document ids');
     }
     const id = randomUUID();

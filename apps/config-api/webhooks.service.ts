@@ -16,6 +16,7 @@ import {
   toApiFields,
   validateCreateBody,
   validateSubscribeBody,
+  validateUnsubscribeBody,
   WebhookDraft,
   webhookNotFound,
 } from '../../libs/webhook-api';
@@ -61,10 +62,11 @@ export class WebhooksService {
   }
 
   /** Grist's `_unsubscribe`: any key reaching this point owns the document, so the unsubscribeKey is not required. */
-  async unsubscribe(docId: string, tableId: string, webhookId: unknown): Promise<void> {
+  async unsubscribe(docId: string, tableId: string, body: unknown): Promise<void> {
+    const webhookId = validateUnsubscribeBody(body);
     const webhook = await this.find(docId, webhookId);
     const table = findTableById(await this.schema(docId), tableId);
-    if (!table || table.ref !== webhook.tableRef) throw webhookNotFound(String(webhookId));
+    if (!table || table.ref !== webhook.tableRef) throw webhookNotFound(webhookId);
     await this.webhooks.delete(docId, webhook.id);
   }
 
@@ -72,7 +74,7 @@ export class WebhooksService {
     const current = await this.find(docId, webhookId);
     const now = Date.now();
     const { next, emptyQueue } = applyPatch(current, body, await this.schema(docId), this.policy, now);
-    await this.webhooks.update(next, emptyQueue, now);
+    await this.webhooks.update(next, emptyQueue);
   }
 
   async remove(docId: string, webhookId: string): Promise<void> {
@@ -82,13 +84,12 @@ export class WebhooksService {
 
   async clearQueue(docId: string, webhookId: string | null): Promise<void> {
     if (webhookId !== null) await this.find(docId, webhookId);
-    await this.webhooks.clearQueues(docId, webhookId, Date.now());
+    await this.webhooks.clearQueues(docId, webhookId);
   }
 
-  private async find(docId: string, webhookId: unknown): Promise<StoredWebhook> {
-    const id = String(webhookId);
-    const webhook = typeof webhookId === 'string' && UUID.test(id) ? await this.webhooks.get(docId, id) : null;
-    if (!webhook) throw webhookNotFound(id);
+  private async find(docId: string, webhookId: string): Promise<StoredWebhook> {
+    const webhook = UUID.test(webhookId) ? await this.webhooks.get(docId, webhookId) : null;
+    if (!webhook) throw webhookNotFound(webhookId);
     return webhook;
   }
 

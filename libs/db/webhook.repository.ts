@@ -76,7 +76,9 @@ export class WebhookRepository {
     await this.db.transaction(async (m) => {
       for (const w of webhooks) {
         await m.query(
-          `INSERT INTO webhooks (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+          // clock_timestamp(), not now(): webhooks created by one request keep their order in listByDoc
+          `INSERT INTO webhooks (${COLUMNS}, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, clock_timestamp())`,
           values(w),
         );
         await m.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [w.id]);
@@ -86,7 +88,7 @@ export class WebhookRepository {
   }
 
   /** Saves a changed webhook; `emptyQueue` also drops its queued rows and resets its usage (disable). */
-  async update(w: StoredWebhook, emptyQueue: boolean, now: number): Promise<void> {
+  async update(w: StoredWebhook, emptyQueue: boolean): Promise<void> {
     await this.db.transaction(async (m) => {
       await m.query(
         `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
@@ -95,7 +97,7 @@ export class WebhookRepository {
          WHERE id = $1`,
         values(w),
       );
-      if (emptyQueue) await clearQueues(m, [w.id], now);
+      if (emptyQueue) await clearQueues(m, [w.id]);
       await bumpVersion(m);
     });
   }
@@ -109,13 +111,13 @@ export class WebhookRepository {
   }
 
   /** Empties the queues of the given webhooks of a document (all of them when `id` is null). */
-  async clearQueues(docId: string, id: string | null, now: number): Promise<void> {
+  async clearQueues(docId: string, id: string | null): Promise<void> {
     await this.db.transaction(async (m) => {
       const rows: Array<{ id: string }> = await m.query(
         'SELECT id FROM webhooks WHERE doc_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)',
         [docId, id],
       );
-      await clearQueues(m, rows.map((r) => r.id), now);
+      await clearQueues(m, rows.map((r) => r.id));
     });
   }
 }
@@ -123,17 +125,18 @@ export class WebhookRepository {
 const bumpVersion = (m: EntityManager): Promise<unknown> => m.query('UPDATE config_version SET version = version + 1');
 
 /**
- * Drops queued rows and resets usage to idle. The generation bump tells the dispatcher to abandon an in-flight
+ * Drops queued rows and resets usage to idle, every time unknown again (SPEC section 5: a cleared or disabled
+ * webhook shows only status and numWaiting). The generation bump tells the dispatcher to abandon an in-flight
  * request and makes its late result a no-op.
  */
-async function clearQueues(m: EntityManager, ids: string[], now: number): Promise<void> {
+async function clearQueues(m: EntityManager, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await m.query(
-    `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = $2, last_success_time = NULL,
+    `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = NULL, last_success_time = NULL,
        last_failure_time = NULL, last_error_message = NULL, last_http_status = NULL, last_event_batch = NULL,
        batch_attempts = 0, batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, generation = generation + 1
      WHERE webhook_id = ANY($1)`,
-    [ids, now],
+    [ids],
   );
   await m.query('DELETE FROM webhook_queue WHERE webhook_id = ANY($1)', [ids]);
 }

@@ -1,6 +1,6 @@
 import { ColumnDef, DocSchema } from '../domain';
 import { ApiError, errorBody } from './api-error';
-import { validateCreateBody, validateSubscribeBody } from './create';
+import { validateCreateBody, validateSubscribeBody, validateUnsubscribeBody } from './create';
 import { ApiPolicy, WebhookDraft } from './types';
 
 const col = (ref: string, id: string, type = 'Text'): ColumnDef => ({ ref, id, type, isFormula: false, formula: '' });
@@ -69,6 +69,8 @@ describe('validateSubscribeBody', () => {
     ['isReadyColumn mistyped', { eventTypes: ['add'], url, isReadyColumn: 3 }, invalid('isReadyColumn is not a string or null')],
     ['name not a string', { eventTypes: ['add'], url, name: 1 }, invalid('name is not a string')],
     ['memo not a string', { eventTypes: ['add'], url, memo: false }, invalid('memo is not a string')],
+    ['a NUL in a string', { eventTypes: ['add'], url, name: 'a\u0000b' }, invalid('name contains a NUL character')],
+    ['a NUL in a column id', { eventTypes: ['add'], url, watchedColIds: ['\u0000'] }, invalid('watchedColIds[0] contains a NUL character')],
     ['bad payloadFormat', { eventTypes: ['add'], url, payloadFormat: 'xml' }, invalid('payloadFormat is none of "grist", "envelope"')],
     ['unknown field', { eventTypes: ['add'], url, foo: 1 }, invalid('unknown field "foo"')],
     ['tableId comes from the path', { eventTypes: ['add'], url, tableId: 'Orders' }, invalid('unknown field "tableId"')],
@@ -225,5 +227,21 @@ describe('validateCreateBody', () => {
 
   it('accepts an empty list', () => {
     expect(create({ webhooks: [] })).toEqual([]);
+  });
+});
+
+describe('validateUnsubscribeBody', () => {
+  it.each<[string, unknown, ReturnType<typeof failure>]>([
+    ['body not an object', [], invalid('body is not an object')],
+    ['webhookId missing', { unsubscribeKey: 'k' }, invalid('webhookId is missing')],
+    ['webhookId not a string', { webhookId: 1 }, invalid('webhookId is not a string')],
+    ['unsubscribeKey not a string', { webhookId: 'w', unsubscribeKey: null }, invalid('unsubscribeKey is not a string')],
+    ['unknown field', { webhookId: 'w', x: 1 }, invalid('unknown field "x"')],
+  ])('%s', (_name, body, expected) => {
+    expect(failure(() => validateUnsubscribeBody(body))).toEqual(expected);
+  });
+
+  it.each([[{ webhookId: 'w' }], [{ webhookId: 'w', unsubscribeKey: 'k' }]])('returns the webhook id of %j', (body) => {
+    expect(validateUnsubscribeBody(body)).toBe('w');
   });
 });

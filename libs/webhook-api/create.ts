@@ -7,6 +7,7 @@ import {
   assertUrlAllowed,
   checkFields,
   isObject,
+  isString,
   ownValue,
   resolveReadyCol,
   resolveWatchedCols,
@@ -49,6 +50,22 @@ export function validateSubscribeBody(
 ): WebhookDraft {
   const checked = checkFields(body, 'body', SUBSCRIBE_FIELDS, ['url', 'eventTypes']);
   return toDraft({ ...(checked as CreateFields), tableId }, schema, policy);
+}
+
+/**
+ * POST /tables/:tableId/_unsubscribe body -> the webhook id. The unsubscribeKey is only type-checked: every caller
+ * reaching the route owns the document, and owners need none (as Grist).
+ */
+export function validateUnsubscribeBody(body: unknown): string {
+  if (!isObject(body)) throw invalidPayload('body is not an object');
+  const webhookId = ownValue(body, 'webhookId');
+  const unsubscribeKey = ownValue(body, 'unsubscribeKey');
+  throwIfAny([
+    ...(webhookId === undefined ? ['webhookId is missing'] : [isString('webhookId', webhookId)]),
+    ...(unsubscribeKey === undefined ? [] : [isString('unsubscribeKey', unsubscribeKey)]),
+    ...unknownFields(body, ['webhookId', 'unsubscribeKey']),
+  ].filter((problem): problem is string => problem !== null));
+  return webhookId as string;
 }
 
 /** The checks that need the policy and the schema, in SPEC order: URL, empty eventTypes, table, columns. */

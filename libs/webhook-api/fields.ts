@@ -38,7 +38,9 @@ export interface CheckedFields {
 /** Returns the error message for `value` at `path`, or null when it is fine. */
 type Check = (path: string, value: unknown) => string | null;
 
-const isString: Check = (path, v) => (typeof v === 'string' ? null : `${path} is not a string`);
+/** Postgres text cannot hold NUL: refused here so a stored string never fails its INSERT. */
+export const isString: Check = (path, v) =>
+  typeof v !== 'string' ? `${path} is not a string` : v.includes('\u0000') ? `${path} contains a NUL character` : null;
 
 const oneOf =
   (values: readonly string[]): Check =>

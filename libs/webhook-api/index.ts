@@ -1,5 +1,5 @@
 export * from './api-error';
 export * from './types';
-export { validateCreateBody, validateSubscribeBody } from './create';
+export { validateCreateBody, validateSubscribeBody, validateUnsubscribeBody } from './create';
 export { applyPatch } from './patch';
 export { toApiFields, isWebhookInvalid } from './present';

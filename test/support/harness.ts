@@ -319,3 +319,127 @@ export function apiClient(baseUrl: () => string, key = 'test-admin-key') {
     return { status: res.status, body: json };
   };
 }
+
+// ---- topic collector and metrics -----------------------------------------------------------------------------
+
+export interface TopicMessage {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+/** Every message of a topic since the beginning, gathered by one long-lived consumer. */
+export interface TopicCollector {
+  /** In arrival order; within a partition, in offset order. */
+  messages: TopicMessage[];
+  /** Waits until every message appended to the topic before this call has been gathered. */
+  caughtUp(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function collectTopic(kafka: Kafka, topic: string): Promise<TopicCollector> {
+  const consumer = kafka.consumer({ groupId: uniqueName('collector'), maxWaitTimeInMs: 100, sessionTimeout: 6000, heartbeatInterval: 500 });
+  const admin = kafka.admin();
+  const messages: TopicMessage[] = [];
+  /** Next offset to gather, per partition. */
+  const next = new Map<number, number>();
+  await Promise.all([consumer.connect(), admin.connect()]);
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      messages.push({ partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value?.toString() ?? null, headers });
+      next.set(partition, Number(message.offset) + 1);
+    },
+  });
+  return {
+    messages,
+    caughtUp: async (timeoutMs = 20_000) => {
+      const ends = await admin.fetchTopicOffsets(topic);
+      await waitFor(`${topic} to be read to its end`, () => ends.every((e) => (next.get(e.partition) ?? 0) >= Number(e.high)), timeoutMs);
+    },
+    close: async () => {
+      await Promise.all([consumer.disconnect(), admin.disconnect()]);
+    },
+  };
+}
+
+/** The value of an unlabelled counter or gauge on an app's /metrics (0 when not yet rendered). */
+export async function readMetric(app: RunningApp, name: string): Promise<number> {
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : 0;
+}
+
+/** A request a HoldingReceiver keeps open until the test answers it. */
+export interface HeldRequest {
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: unknown;
+  at: number;
+  /** When the client closed the connection before an answer (an abandoned or crashed sender); null while open. */
+  closedAt: number | null;
+  /** The status answered; null until `answer`. */
+  status: number | null;
+  answer(status: number, body?: string): void;
+}
+
+/** A receiver that holds every request open (no timeout) and records when each connection goes away. */
+export interface HoldingReceiver {
+  url: string;
+  port: number;
+  requests: HeldRequest[];
+  close(): Promise<void>;
+}
+
+export async function startHoldingReceiver(): Promise<HoldingReceiver> {
+  const requests: HeldRequest[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      let json: unknown = null;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = null;
+      }
+      const held: HeldRequest = {
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        json,
+        at: Date.now(),
+        closedAt: null,
+        status: null,
+        answer: (status, text = '') => {
+          if (held.closedAt !== null || held.status !== null) return;
+          held.status = status;
+          res.writeHead(status).end(text);
+        },
+      };
+      res.on('close', () => {
+        if (held.status === null) held.closedAt = Date.now();
+      });
+      requests.push(held);
+    });
+  });
+  server.requestTimeout = 0;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://localhost:${port}`,
+    port,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
