@@ -17,7 +17,6 @@ import {
   waitFor,
 } from './support/harness';
 
-
 const ADMIN = 'test-admin-key';
 const URL_OK = 'https://example.com/hook';
 const URL_FORBIDDEN = 'https://evil.example.org/hook';
