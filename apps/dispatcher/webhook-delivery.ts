@@ -19,6 +19,9 @@ import { DispatcherMetrics } from './dispatcher.metrics';
 
 export const USER_AGENT = 'GristWebhookEngine/0.1.0 (+https://github.com/gristlabs/grist-core)';
 
+/** Logged when an answer comes after the webhook was cleared or taken over by another instance. */
+const RESULT_DROPPED = 'attempt result dropped: queue cleared or webhook taken over by another instance';
+
 const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
 
 /**
@@ -103,13 +106,19 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, rows.length, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      await this.repo.recordSuccess(webhookId, state.generation, finished, rows.length, lastSeq);
+      if (!(await this.repo.recordSuccess(webhookId, state.generation, owner, finished, rows.length, lastSeq))) {
+        log.info(RESULT_DROPPED, { outcome: result.kind });
+        return false;
+      }
       this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
       for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000, { webhookId });
       log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
       return true;
     }
-    await this.repo.recordFailure(webhookId, state.generation, finished, now + step.delayMs);
+    if (!(await this.repo.recordFailure(webhookId, state.generation, owner, finished, now + step.delayMs))) {
+      log.info(RESULT_DROPPED, { outcome: result.kind });
+      return false;
+    }
     log.warn('delivery failed', {
       size: rows.length,
       attempt: failedAttempts,

@@ -234,16 +234,28 @@ export class DeliveryRepository {
     return rows.length > 0;
   }
 
-  /** The head batch was delivered: its rows leave the queue and numWaiting drops by their number. */
-  async recordSuccess(webhookId: string, generation: number, status: DeliveryStatus, batchSize: number, batchLastSeq: number): Promise<boolean> {
+  /**
+   * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. False when the
+   * webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
+   * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
+   * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
+   */
+  async recordSuccess(
+    webhookId: string,
+    generation: number,
+    owner: string,
+    status: DeliveryStatus,
+    batchSize: number,
+    batchLastSeq: number,
+  ): Promise<boolean> {
     return this.db.transaction(async (m) => {
       const rows = await returning(
         m,
         `UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
-           status = CASE WHEN num_waiting - $11 > 0 THEN $3 ELSE 'idle' END,
+           status = CASE WHEN num_waiting - $11 > 0 THEN 'sending' ELSE $3 END,
            batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0
-         WHERE webhook_id = $1 AND generation = $2 RETURNING webhook_id`,
-        [webhookId, generation, ...usageParams(status), batchSize],
+         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id`,
+        [webhookId, generation, ...usageParams(status), batchSize, owner],
       );
       if (rows.length === 0) return false;
       await m.query('DELETE FROM webhook_queue WHERE webhook_id = $1 AND seq <= $2', [webhookId, batchLastSeq]);
@@ -251,13 +263,13 @@ export class DeliveryRepository {
     });
   }
 
-  /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt`. */
-  async recordFailure(webhookId: string, generation: number, status: DeliveryStatus, nextAttemptAt: number): Promise<boolean> {
+  /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt` (false as for recordSuccess). */
+  async recordFailure(webhookId: string, generation: number, owner: string, status: DeliveryStatus, nextAttemptAt: number): Promise<boolean> {
     const rows = await returning(
       this.db,
       `UPDATE webhook_delivery SET status = $3, ${USAGE_SET}, next_attempt_at = $11
-        WHERE webhook_id = $1 AND generation = $2 RETURNING webhook_id`,
-      [webhookId, generation, ...usageParams(status), nextAttemptAt],
+        WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id`,
+      [webhookId, generation, ...usageParams(status), nextAttemptAt, owner],
     );
     return rows.length > 0;
   }
