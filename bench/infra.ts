@@ -1,0 +1,111 @@
+/** The local stack, and one isolated environment per scenario: its own database, topics and consumer groups. */
+import path from 'node:path';
+import { Admin, Kafka, logLevel, Message, Partitioners, Producer } from 'kafkajs';
+import { Client } from 'pg';
+
+/** Repository root, from dist/bench/ where the compiled bench runs. */
+export const ROOT = path.resolve(__dirname, '../..');
+
+interface StackScript {
+  up(): Promise<void>;
+  readEnv(): Record<string, string | undefined>;
+}
+
+export interface Stack {
+  brokers: string[];
+  /** Any database URL on the Postgres server; the bench swaps the database name. */
+  serverUrl: string;
+}
+
+/** Uses KAFKA_BROKERS/DATABASE_URL when both are set, else brings the local stack up (a no-op when it is up). */
+export async function ensureStack(): Promise<Stack> {
+  let { KAFKA_BROKERS: brokers, DATABASE_URL: databaseUrl } = process.env;
+  if (!brokers || !databaseUrl) {
+    // plain JS shared with `npm run stack:up`; resolved from the repository root so it works from dist/bench
+    const stack = require(path.join(ROOT, 'scripts/stack.js')) as StackScript;
+    await stack.up();
+    const env = stack.readEnv();
+    brokers ||= env.KAFKA_BROKERS;
+    databaseUrl ||= env.DATABASE_URL;
+  }
+  if (!brokers || !databaseUrl) throw new Error('the stack did not report KAFKA_BROKERS and DATABASE_URL');
+  return { brokers: brokers.split(','), serverUrl: databaseUrl };
+}
+
+export interface BenchEnv {
+  name: string;
+  databaseUrl: string;
+  /** A connection to the scenario's database, for progress polls. */
+  db: Client;
+  actionsTopic: string;
+  eventsTopic: string;
+  matcherGroupId: string;
+  dispatcherGroupId: string;
+  kafka: Kafka;
+  admin: Admin;
+  producer: Producer;
+  /** Sends messages in chunks, each acknowledged by the broker like a real publisher's. */
+  publish(messages: Message[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const withDatabase = (serverUrl: string, name: string): string => {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+};
+
+async function onServer(serverUrl: string, sql: string): Promise<void> {
+  const client = new Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createEnv(stack: Stack, name: string, partitions: number): Promise<BenchEnv> {
+  await onServer(stack.serverUrl, `CREATE DATABASE "${name}"`);
+  const databaseUrl = withDatabase(stack.serverUrl, name);
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+
+  const kafka = new Kafka({ clientId: 'bench', brokers: stack.brokers, logLevel: logLevel.ERROR });
+  const admin = kafka.admin();
+  await admin.connect();
+  const actionsTopic = `${name}.doc-actions`;
+  const eventsTopic = `${name}.webhook-events`;
+  const topics = [actionsTopic, `${actionsTopic}.dlq`, eventsTopic, `${eventsTopic}.dlq`];
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const matcherGroupId = `${name}.matcher`;
+  const dispatcherGroupId = `${name}.dispatcher`;
+
+  return {
+    name,
+    databaseUrl,
+    db,
+    actionsTopic,
+    eventsTopic,
+    matcherGroupId,
+    dispatcherGroupId,
+    kafka,
+    admin,
+    producer,
+    publish: async (messages) => {
+      for (let i = 0; i < messages.length; i += 500) {
+        await producer.send({ topic: actionsTopic, acks: -1, messages: messages.slice(i, i + 500) });
+      }
+    },
+    close: async () => {
+      await producer.disconnect().catch(() => undefined);
+      await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin.deleteGroups([matcherGroupId, dispatcherGroupId]).catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await db.end().catch(() => undefined);
+      await onServer(stack.serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}
