@@ -20,6 +20,8 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   /** When the last refresh began: the cache holds every webhook change committed before it. */
   private refreshedAt = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** The last refresh queued: refreshes run one at a time, so an older read never replaces a newer one. */
+  private refreshing: Promise<void> = Promise.resolve();
 
   constructor(db: DataSource, @Inject(LOGGER) private readonly logger: Logger) {
     this.repo = new WebhookRepository(db);
@@ -54,7 +56,14 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
     if (this.refreshedAt <= appendedAt) await this.refresh();
   }
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    // The poll and a batch's ensureFresherThan may both ask: run them in turn, never interleaved.
+    const next = this.refreshing.then(() => this.load());
+    this.refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async load(): Promise<void> {
     const startedAt = Date.now();
     const version = await this.repo.configVersion();
     if (version === this.version) {
