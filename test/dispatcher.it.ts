@@ -35,8 +35,6 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 const ids = (rows: unknown[]): number[] => rows.map((r) => (r as { id: number }).id);
 const TABLE = 'Orders';
 
-jest.setTimeout(60_000);
-
 /** A deferred reply: a request is held until the test settles it. */
 function gate(): { promise: Promise<Reply>; open(reply: Reply): void } {
   let open!: (reply: Reply) => void;

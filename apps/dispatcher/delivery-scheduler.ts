@@ -1,9 +1,9 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { DeliveryStore } from './delivery-store';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { WebhookDelivery } from './webhook-delivery';
@@ -23,7 +23,7 @@ const COOL_DOWN_MS = 5000;
  * leased in Postgres by one instance at a time, so several dispatchers share the work and keep each queue's order.
  */
 @Injectable()
-export class DeliveryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly repo: DeliveryRepository;
   /** Webhooks this instance is delivering, with what abandons their loop. */
@@ -36,12 +36,12 @@ export class DeliveryScheduler implements OnApplicationBootstrap, OnApplicationS
   private stopped = false;
 
   constructor(
-    db: DataSource,
+    store: DeliveryStore,
     private readonly delivery: WebhookDelivery,
     @Inject(CONFIG) private readonly config: EngineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.repo = new DeliveryRepository(db);
+    this.repo = store.repo;
   }
 
   onApplicationBootstrap(): void {
@@ -51,7 +51,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, OnApplicationS
     this.poke();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.timers.forEach(clearInterval);
     for (const controller of this.active.values()) controller.abort(new Error('dispatcher shutting down'));

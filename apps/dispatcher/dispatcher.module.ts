@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppContext, CoreModule } from '../../libs/runtime/core.module';
 import { DeliveryScheduler } from './delivery-scheduler';
+import { deliveryStoreProvider } from './delivery-store';
 import { DispatcherMetrics } from './dispatcher.metrics';
 import { EventIntakeConsumer } from './event-intake.consumer';
 import { QueueHousekeeping } from './queue-housekeeping';
@@ -11,8 +12,8 @@ export class DispatcherModule {
   static register(ctx: AppContext): DynamicModule {
     return {
       module: DispatcherModule,
-      imports: [CoreModule.forRoot(ctx, 20)],
-      providers: [DispatcherMetrics, WebhookDelivery, DeliveryScheduler, EventIntakeConsumer, QueueHousekeeping],
+      imports: [CoreModule.forRoot(ctx)],
+      providers: [deliveryStoreProvider, DispatcherMetrics, WebhookDelivery, DeliveryScheduler, EventIntakeConsumer, QueueHousekeeping],
     };
   }
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository, HeadBatch } from '../../libs/db/delivery.repository';
+import { DeliveryStore } from './delivery-store';
 import {
   buildPayloadBody,
   buildRequest,
@@ -37,12 +37,12 @@ export class WebhookDelivery implements OnApplicationShutdown {
   private readonly generations = new Map<string, number>();
 
   constructor(
-    db: DataSource,
+    store: DeliveryStore,
     private readonly metrics: DispatcherMetrics,
     @Inject(CONFIG) private readonly config: EngineConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.repo = new DeliveryRepository(db);
+    this.repo = store.repo;
     this.sender = new HttpSender({
       timeoutMs: config.webhookTimeoutMs,
       allowed: parseAllowedDomains(config.allowedWebhookDomains),

@@ -4,7 +4,16 @@ import { InitialSchema1764430000000 } from './migrations/1764430000000-initial-s
 /** Migrations in order; never `synchronize`. */
 export const MIGRATIONS = [InitialSchema1764430000000];
 
-export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {
+export interface PoolOptions {
+  poolSize?: number;
+  /**
+   * Commits return before the WAL reaches disk. Only for writes whose loss in a database crash is harmless: a lost
+   * delivery record means the batch is sent again, which at-least-once delivery allows.
+   */
+  asyncCommit?: boolean;
+}
+
+export function createDataSource(databaseUrl: string, { poolSize = 10, asyncCommit = false }: PoolOptions = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
@@ -12,13 +21,13 @@ export function createDataSource(databaseUrl: string, poolSize = 10): DataSource
     migrationsTransactionMode: 'all',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize },
+    extra: { max: poolSize, ...(asyncCommit ? { options: '-c synchronous_commit=off' } : {}) },
   });
 }
 
 /** Connects and applies pending migrations; several apps starting together are serialised by an advisory lock. */
 export async function openDatabase(databaseUrl: string, poolSize?: number): Promise<DataSource> {
-  const dataSource = createDataSource(databaseUrl, poolSize);
+  const dataSource = createDataSource(databaseUrl, { poolSize });
   await dataSource.initialize();
   const runner = dataSource.createQueryRunner();
   try {

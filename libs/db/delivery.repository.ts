@@ -193,33 +193,32 @@ export class DeliveryRepository {
     return new Map(rows.map((r) => [r.webhook_id, r.generation]));
   }
 
-  /** The webhook, its state and the batch at the head of its queue (the same rows on every retry). */
+  /** The webhook, its state and the batch at the head of its queue (the same rows on every retry), in one trip. */
   async loadHead(webhookId: string, batchSize: number): Promise<HeadBatch | null> {
-    const found: Array<DeliveryRow & { doc_id: string; url: string; authorization: string; payload_format: PayloadFormat; enabled: boolean }> =
-      await this.db.query(
-        `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled
-           FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = $1`,
-        [webhookId],
-      );
+    type Head = DeliveryRow & {
+      doc_id: string;
+      url: string;
+      authorization: string;
+      payload_format: PayloadFormat;
+      enabled: boolean;
+      head: Array<{ seq: number; actionNum: number; bundleTime: number; event: { tableId: string; row: PayloadRow } }>;
+    };
+    const found: Head[] = await this.db.query(
+      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled,
+         (SELECT coalesce(json_agg(json_build_object(
+                   'seq', q.seq, 'actionNum', q.action_num, 'bundleTime', q.bundle_time, 'event', q.row_event) ORDER BY q.seq), '[]')
+            FROM (SELECT seq, action_num, bundle_time, row_event FROM webhook_queue
+                   WHERE webhook_id = d.webhook_id AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
+                   ORDER BY seq LIMIT $2) q) AS head
+         FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = $1`,
+      [webhookId, batchSize],
+    );
     if (found.length === 0) return null;
     const r = found[0];
-    const state = toDeliveryState(r);
-    const queued: Array<{ seq: string; action_num: string; bundle_time: string; row_event: { tableId: string; row: PayloadRow } }> =
-      await this.db.query(
-        `SELECT seq, action_num, bundle_time, row_event FROM webhook_queue
-          WHERE webhook_id = $1 AND ($2::bigint IS NULL OR seq <= $2) ORDER BY seq LIMIT $3`,
-        [webhookId, state.batchLastSeq, batchSize],
-      );
     return {
       target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
-      state,
-      rows: queued.map((q) => ({
-        seq: Number(q.seq),
-        actionNum: Number(q.action_num),
-        bundleTime: Number(q.bundle_time),
-        tableId: q.row_event.tableId,
-        row: q.row_event.row,
-      })),
+      state: toDeliveryState(r),
+      rows: r.head.map((q) => ({ seq: q.seq, actionNum: q.actionNum, bundleTime: q.bundleTime, tableId: q.event.tableId, row: q.event.row })),
     };
   }
 
@@ -248,19 +247,19 @@ export class DeliveryRepository {
     batchSize: number,
     batchLastSeq: number,
   ): Promise<boolean> {
-    return this.db.transaction(async (m) => {
-      const rows = await returning(
-        m,
-        `UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
+    // one statement: the status update and the rows' removal happen together or not at all
+    const rows: Array<{ updated: number }> = await this.db.query(
+      `WITH updated AS (
+         UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
            status = CASE WHEN num_waiting - $11 > 0 THEN 'sending' ELSE $3 END,
            batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0
-         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id`,
-        [webhookId, generation, ...usageParams(status), batchSize, owner],
-      );
-      if (rows.length === 0) return false;
-      await m.query('DELETE FROM webhook_queue WHERE webhook_id = $1 AND seq <= $2', [webhookId, batchLastSeq]);
-      return true;
-    });
+         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id),
+       removed AS (
+         DELETE FROM webhook_queue WHERE webhook_id IN (SELECT webhook_id FROM updated) AND seq <= $13)
+       SELECT count(*)::int AS updated FROM updated`,
+      [webhookId, generation, ...usageParams(status), batchSize, owner, batchLastSeq],
+    );
+    return rows[0].updated > 0;
   }
 
   /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt` (false as for recordSuccess). */
