@@ -46,6 +46,7 @@ class DocWorkspace {
     this.state = { schema: stored?.schema ?? emptySchema(), rows: new Map() };
     this.changes = {
       docId,
+      previousActionNum: stored?.lastActionNum ?? 0,
       lastActionNum: stored?.lastActionNum ?? 0,
       schema: this.state.schema,
       clearedTables: [],
@@ -149,14 +150,42 @@ export class BundleProcessor {
     await this.webhooks.ensureFresherThan(Math.max(...messages.map((m) => m.timestamp)));
 
     const stored = await this.docs.loadDocs([...byDoc.keys()]);
+    const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
+    await this.prefetchRows(workspaces, byDoc);
     for (const [docId, bundles] of byDoc) {
-      const doc = new DocWorkspace(docId, stored.get(docId));
+      const doc = workspaces.get(docId)!;
       for (const { bundle, timestamp, message } of bundles) {
         await this.applyOne(doc, bundle, timestamp, message, result);
       }
-      if (doc.changes.lastActionNum !== (stored.get(docId)?.lastActionNum ?? 0)) result.docChanges.push(doc.changes);
+      if (doc.changes.lastActionNum !== doc.changes.previousActionNum) result.docChanges.push(doc.changes);
     }
     return result;
+  }
+
+  /**
+   * Reads, in one round trip for the whole batch, the rows its bundles touch as seen from each document's schema
+   * before the batch. A bundle after a schema change in the same batch may still need a few more (applyOne).
+   */
+  private async prefetchRows(workspaces: Map<string, DocWorkspace>, byDoc: Map<string, ParsedBundle[]>): Promise<void> {
+    const wanted = new Map<string, Map<string, number[] | 'all'>>();
+    for (const [docId, bundles] of byDoc) {
+      const doc = workspaces.get(docId)!;
+      const union = new Map<string, Set<number> | 'all'>();
+      for (const { bundle } of bundles) {
+        if (bundle.actionNum <= doc.changes.previousActionNum) continue;
+        for (const [table, ids] of rowsToLoad(doc.state.schema, bundle.actions)) {
+          const known = union.get(table);
+          if (known === 'all') continue;
+          if (ids === 'all') union.set(table, 'all');
+          else union.set(table, new Set([...(known ?? []), ...ids]));
+        }
+      }
+      const missing = doc.missing(new Map([...union].map(([t, ids]) => [t, ids === 'all' ? 'all' : [...ids]])));
+      if (missing.size > 0) wanted.set(docId, missing);
+    }
+    if (wanted.size === 0) return;
+    const fetched = await this.docs.loadRows(wanted);
+    for (const [docId, tables] of wanted) workspaces.get(docId)!.addFetched(tables, fetched.get(docId) ?? new Map());
   }
 
   private async applyOne(
@@ -175,7 +204,10 @@ export class BundleProcessor {
     if (last > 0 && actionNum > last + 1) this.metrics.actionNumGaps.inc();
 
     const wanted = doc.missing(rowsToLoad(doc.state.schema, bundle.actions));
-    if (wanted.size > 0) doc.addFetched(wanted, await this.docs.loadRows(docId, wanted));
+    if (wanted.size > 0) {
+      const fetched = await this.docs.loadRows(new Map([[docId, wanted]]));
+      doc.addFetched(wanted, fetched.get(docId) ?? new Map());
+    }
 
     let outcome;
     try {

@@ -5,8 +5,14 @@ import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { BundleProcessor } from './bundle-processor';
+import { startBatchConsumer } from '../../libs/runtime/kafka';
+import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
+
+/** Documents of different partitions are matched in parallel; each partition keeps its order. */
+const PARTITIONS_AT_ONCE = 3;
+/** Bundles matched, published and saved together: bounds the work between two heartbeats. */
+const CHUNK = 1000;
 
 /**
  * The only consumer of the doc-actions topic. Per batch: match, publish payload events and dead letters, save the
@@ -15,12 +21,12 @@ import { MatcherMetrics } from './matcher.metrics';
  */
 @Injectable()
 export class BundleConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly consumer: Consumer;
+  private consumer: Consumer | null = null;
   private readonly producer: Producer;
   private readonly docs: DocStateRepository;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     db: DataSource,
     private readonly processor: BundleProcessor,
     private readonly metrics: MatcherMetrics,
@@ -28,36 +34,41 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.docs = new DocStateRepository(db);
-    this.consumer = kafka.consumer({
-      groupId: config.matcherGroupId,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
-    });
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.producer.connect();
-    await this.consumer.connect();
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.logger.error('consumer crashed', { err: payload.error, restart: payload.restart });
-      if (!payload.restart) process.exit(1);
+    this.consumer = await startBatchConsumer(this.kafka, {
+      groupId: this.config.matcherGroupId,
+      topic: this.config.actionsTopic,
+      logger: this.logger,
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
-    await this.consumer.subscribe({ topic: this.config.actionsTopic, fromBeginning: true });
-    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.consumer?.disconnect();
     await this.producer.disconnect();
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const matched = await this.processor.process(
-      batch.messages.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
-    );
+    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + CHUNK);
+      await this.handleChunk(
+        chunk.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
+        batch.partition,
+      );
+      resolveOffset(chunk[chunk.length - 1].offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  }
+
+  private async handleChunk(messages: ActionMessage[], partition: number): Promise<void> {
+    const matched = await this.processor.process(messages);
     const { actionsTopic, eventsTopic } = this.config;
     const topicMessages = [];
     if (matched.events.length > 0) {
@@ -76,15 +87,12 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         })),
       });
       for (const { message, reason } of matched.deadLetters) {
-        this.logger.warn('bundle dead-lettered', { offset: message.offset, partition: batch.partition, reason });
+        this.logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
       }
     }
     if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
     await this.docs.save(matched.docChanges);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);
-    resolveOffset(batch.messages[batch.messages.length - 1].offset);
-    await commitOffsetsIfNecessary();
-    await heartbeat();
   }
 }

@@ -13,6 +13,8 @@ export interface StoredDoc {
 /** What one Kafka batch changed in one document, applied in one transaction with the others. */
 export interface DocChanges {
   docId: string;
+  /** The last actionNum stored when the batch began: the save fails if another instance moved it meanwhile. */
+  previousActionNum: number;
   lastActionNum: number;
   schema: DocSchema;
   /** Tables whose stored rows all go before `rows` are written. */
@@ -39,26 +41,31 @@ export class DocStateRepository {
     return (await this.loadDocs([docId])).get(docId)?.schema ?? null;
   }
 
-  /** Rows of one document: whole tables (`all`) or the listed row ids, in one round trip. */
-  async loadRows(docId: string, wanted: Map<string, number[] | 'all'>): Promise<Map<string, Map<number, StoredRowValues>>> {
-    const wholeTables: string[] = [];
-    const tableRefs: string[] = [];
-    const rowIds: number[] = [];
-    for (const [tableRef, ids] of wanted) {
-      if (ids === 'all') wholeTables.push(tableRef);
-      else for (const id of ids) (tableRefs.push(tableRef), rowIds.push(id));
+  /** Rows of several documents: whole tables (`all`) or the listed row ids, in one round trip. */
+  async loadRows(
+    wanted: Map<string, Map<string, number[] | 'all'>>,
+  ): Promise<Map<string, Map<string, Map<number, StoredRowValues>>>> {
+    const whole = { doc: [] as string[], table: [] as string[] };
+    const some = { doc: [] as string[], table: [] as string[], row: [] as number[] };
+    for (const [docId, tables] of wanted) {
+      for (const [tableRef, ids] of tables) {
+        if (ids === 'all') (whole.doc.push(docId), whole.table.push(tableRef));
+        else for (const id of ids) (some.doc.push(docId), some.table.push(tableRef), some.row.push(id));
+      }
     }
-    const result = new Map<string, Map<number, StoredRowValues>>();
-    if (wholeTables.length === 0 && rowIds.length === 0) return result;
-    const rows: Array<{ table_ref: string; row_id: number; fields: StoredRowValues }> = await this.db.query(
-      `SELECT table_ref, row_id, fields FROM doc_rows
-        WHERE doc_id = $1
-          AND (table_ref = ANY($2) OR (table_ref, row_id) IN (SELECT * FROM unnest($3::text[], $4::int[])))`,
-      [docId, wholeTables, tableRefs, rowIds],
+    const result = new Map<string, Map<string, Map<number, StoredRowValues>>>();
+    if (whole.doc.length === 0 && some.doc.length === 0) return result;
+    const rows: Array<{ doc_id: string; table_ref: string; row_id: number; fields: StoredRowValues }> = await this.db.query(
+      `SELECT doc_id, table_ref, row_id, fields FROM doc_rows
+        WHERE (doc_id, table_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+           OR (doc_id, table_ref, row_id) IN (SELECT * FROM unnest($3::text[], $4::text[], $5::int[]))`,
+      [whole.doc, whole.table, some.doc, some.table, some.row],
     );
     for (const r of rows) {
-      let table = result.get(r.table_ref);
-      if (!table) result.set(r.table_ref, (table = new Map()));
+      let doc = result.get(r.doc_id);
+      if (!doc) result.set(r.doc_id, (doc = new Map()));
+      let table = doc.get(r.table_ref);
+      if (!table) doc.set(r.table_ref, (table = new Map()));
       table.set(r.row_id, r.fields);
     }
     return result;
@@ -102,13 +109,26 @@ export class DocStateRepository {
           [upserts.doc.slice(i, i + 5000), upserts.table.slice(i, i + 5000), upserts.row.slice(i, i + 5000), upserts.values.slice(i, i + 5000)],
         );
       }
-      await m.query(
-        `INSERT INTO docs (doc_id, last_action_num, schema, updated_at)
-           SELECT d, n, s, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(d, n, s)
+      // only from the actionNum this batch started from: a partition that moved to another instance mid-batch
+      // must not have its newer state overwritten (the throw rolls everything back; the batch is read again)
+      const saved: Array<{ doc_id: string }> = await m.query(
+        `INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
+           SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
          ON CONFLICT (doc_id) DO UPDATE
-           SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()`,
-        [changes.map((c) => c.docId), changes.map((c) => c.lastActionNum), changes.map((c) => JSON.stringify(c.schema))],
+           SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
+           WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
+         RETURNING doc_id`,
+        [
+          changes.map((c) => c.docId),
+          changes.map((c) => c.lastActionNum),
+          changes.map((c) => JSON.stringify(c.schema)),
+          changes.map((c) => c.previousActionNum),
+        ],
       );
+      if (saved.length !== changes.length) {
+        const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
+        throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
+      }
     };
     if (manager) await run(manager);
     else await this.db.transaction(run);
