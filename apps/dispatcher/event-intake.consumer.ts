@@ -6,6 +6,7 @@ import { DeliveryRepository } from '../../libs/db/delivery.repository';
 import { PayloadEvent } from '../../libs/domain';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
+import { startBatchConsumer } from '../../libs/runtime/kafka';
 import { DeliveryScheduler } from './delivery-scheduler';
 import { DispatcherMetrics } from './dispatcher.metrics';
 
@@ -25,12 +26,12 @@ function parsePayloadEvent(value: Buffer | null): PayloadEvent | null {
  */
 @Injectable()
 export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly consumer: Consumer;
+  private consumer: Consumer | null = null;
   private readonly producer: Producer;
   private readonly queues: DeliveryRepository;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     db: DataSource,
     private readonly scheduler: DeliveryScheduler,
     private readonly metrics: DispatcherMetrics,
@@ -38,28 +39,22 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.queues = new DeliveryRepository(db);
-    this.consumer = kafka.consumer({
-      groupId: config.dispatcherGroupId,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
-    });
     this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.producer.connect();
-    await this.consumer.connect();
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.logger.error('consumer crashed', { err: payload.error, restart: payload.restart });
-      if (!payload.restart) process.exit(1);
+    this.consumer = await startBatchConsumer(this.kafka, {
+      groupId: this.config.dispatcherGroupId,
+      topic: this.config.eventsTopic,
+      logger: this.logger,
+      partitionsConsumedConcurrently: 2,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
-    await this.consumer.subscribe({ topic: this.config.eventsTopic, fromBeginning: true });
-    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.consumer.disconnect();
+    await this.consumer?.disconnect();
     await this.producer.disconnect();
   }
 

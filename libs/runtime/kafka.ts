@@ -1,4 +1,4 @@
-import { Admin, Kafka, logCreator, logLevel } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, Kafka, logCreator, logLevel } from 'kafkajs';
 import { EngineConfig } from '../config';
 import { Logger } from '../observability';
 
@@ -24,7 +24,8 @@ export function createKafka(config: EngineConfig, logger: Logger): Kafka {
     brokers: config.kafkaBrokers,
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger.child({ component: 'kafkajs' })),
-    retry: { initialRetryTime: 200, retries: 8 },
+    // generous: a broker restart or a slow start of the stack is waited out, not fatal
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20 },
   });
 }
 
@@ -37,4 +38,44 @@ export async function ensureTopics(admin: Admin, topics: string[], numPartitions
     waitForLeaders: true,
     topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
   });
+}
+
+export interface BatchConsumerOptions {
+  groupId: string;
+  topic: string;
+  logger: Logger;
+  /** Partitions handled at once; each keeps its own order. */
+  partitionsConsumedConcurrently?: number;
+  eachBatch(payload: EachBatchPayload): Promise<void>;
+}
+
+/**
+ * A consumer that commits only what `eachBatch` resolves. It restarts itself after any crash (a broker restart
+ * included) rather than exiting, and returns once connected: joining the group may wait for a dead member's session
+ * to expire, and /health should not.
+ */
+export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): Promise<Consumer> {
+  const consumer = kafka.consumer({
+    groupId: opts.groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+    maxWaitTimeInMs: 100,
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20, restartOnFailure: async () => true },
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    opts.logger.error('consumer crashed', { topic: opts.topic, err: payload.error, restart: payload.restart });
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+  consumer
+    .run({
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => opts.eachBatch(payload),
+    })
+    .catch((err) => {
+      opts.logger.error('consumer could not start', { topic: opts.topic, err });
+      process.exit(1);
+    });
+  return consumer;
 }
