@@ -1,8 +1,9 @@
 import { DataSource } from 'typeorm';
 import { InitialSchema1764430000000 } from './migrations/1764430000000-initial-schema';
+import { DeliveredSeq1764430000001 } from './migrations/1764430000001-delivered-seq';
 
 /** Migrations in order; never `synchronize`. */
-export const MIGRATIONS = [InitialSchema1764430000000];
+export const MIGRATIONS = [InitialSchema1764430000000, DeliveredSeq1764430000001];
 
 export interface PoolOptions {
   poolSize?: number;

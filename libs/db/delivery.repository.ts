@@ -108,7 +108,7 @@ export class DeliveryRepository {
     await this.db.transaction(async (m) => {
       // KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
       const hooks: Array<{ id: string; enabled: boolean; active_since: string }> = await m.query(
-        'SELECT id, enabled, active_since FROM webhooks WHERE id = ANY($1) FOR KEY SHARE',
+        'SELECT id, enabled, active_since FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE',
         [[...new Set(unique.map((e) => e.webhookId))]],
       );
       const live = new Map(hooks.map((h) => [h.id, h]));
@@ -145,6 +145,8 @@ export class DeliveryRepository {
              WITH ORDINALITY AS x(h, e, n, t, r, i) ORDER BY i`,
         [cols.hook, cols.event, cols.num, cols.time, cols.row],
       );
+      // rows locked in id order, as clearing does, so the two never deadlock
+      await m.query('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [[...counts.keys()]]);
       await m.query(
         `UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n
            FROM unnest($1::uuid[], $2::int[]) AS x(id, n) WHERE d.webhook_id = x.id`,
@@ -208,7 +210,8 @@ export class DeliveryRepository {
          (SELECT coalesce(json_agg(json_build_object(
                    'seq', q.seq, 'actionNum', q.action_num, 'bundleTime', q.bundle_time, 'event', q.row_event) ORDER BY q.seq), '[]')
             FROM (SELECT seq, action_num, bundle_time, row_event FROM webhook_queue
-                   WHERE webhook_id = d.webhook_id AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
+                   WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
+                     AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
                    ORDER BY seq LIMIT $2) q) AS head
          FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = $1`,
       [webhookId, batchSize],
@@ -247,15 +250,19 @@ export class DeliveryRepository {
     batchSize: number,
     batchLastSeq: number,
   ): Promise<boolean> {
-    // one statement: the status update and the rows' removal happen together or not at all
+    // one statement: the status update and the rows' removal happen together or not at all; the removal's range
+    // starts after the previous position so it does not walk dead index entries either
     const rows: Array<{ updated: number }> = await this.db.query(
       `WITH updated AS (
          UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
            status = CASE WHEN num_waiting - $11 > 0 THEN 'sending' ELSE $3 END,
-           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0
-         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id),
+           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = $13
+         FROM (SELECT delivered_seq AS previous_seq FROM webhook_delivery WHERE webhook_id = $1) AS old
+         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12
+         RETURNING webhook_id, old.previous_seq),
        removed AS (
-         DELETE FROM webhook_queue WHERE webhook_id IN (SELECT webhook_id FROM updated) AND seq <= $13)
+         DELETE FROM webhook_queue q USING updated u
+          WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= $13)
        SELECT count(*)::int AS updated FROM updated`,
       [webhookId, generation, ...usageParams(status), batchSize, owner, batchLastSeq],
     );

@@ -131,6 +131,8 @@ const bumpVersion = (m: EntityManager): Promise<unknown> => m.query('UPDATE conf
  */
 async function clearQueues(m: EntityManager, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
+  // rows locked in id order, as intake does, so the two never deadlock
+  await m.query('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [ids]);
   await m.query(
     `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = NULL, last_success_time = NULL,
        last_failure_time = NULL, last_error_message = NULL, last_http_status = NULL, last_event_batch = NULL,
