@@ -1,16 +1,8 @@
-import { EventBatchUsage, WebhookStatus, WebhookUsage } from '../domain';
+import { WebhookStatus, WebhookUsage } from '../domain';
 import { AttemptResult, NextStep } from './retry-schedule';
 
 /** What the dispatcher keeps per webhook (persisted as columns): the `usage` of SPEC section 5 plus retry state. */
-export interface DeliveryStatus {
-  numWaiting: number;
-  status: WebhookStatus;
-  updatedTime: number | null;
-  lastSuccessTime: number | null;
-  lastFailureTime: number | null;
-  lastErrorMessage: string | null;
-  lastHttpStatus: number | null;
-  lastEventBatch: EventBatchUsage | null;
+export interface DeliveryStatus extends WebhookUsage {
   /** Failed attempts of the batch at the head of the queue (0 = its first attempt is not made yet). */
   batchAttempts: number;
 }
@@ -80,16 +72,8 @@ export function onAttemptFinished(
 
 /** The `usage` object of SPEC section 5. */
 export function toUsage(s: DeliveryStatus): WebhookUsage {
-  return {
-    numWaiting: s.numWaiting,
-    status: s.status,
-    updatedTime: s.updatedTime,
-    lastSuccessTime: s.lastSuccessTime,
-    lastFailureTime: s.lastFailureTime,
-    lastErrorMessage: s.lastErrorMessage,
-    lastHttpStatus: s.lastHttpStatus,
-    lastEventBatch: s.lastEventBatch,
-  };
+  const { batchAttempts: _retryState, ...usage } = s;
+  return usage;
 }
 
 /** The response body (trimmed, cut to ERROR_MESSAGE_MAX; `HTTP <status>` when empty) or the error's message. */
