@@ -1,4 +1,5 @@
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { Queryable, Sql } from './sql';
 import { DocSchema } from '../domain';
 
 /** Row values keyed by column ref. */
@@ -25,10 +26,14 @@ export interface DocChanges {
 
 /** The matcher's event-sourced document state: schema and last applied actionNum per document, rows per table. */
 export class DocStateRepository {
-  constructor(private readonly db: DataSource) {}
+  private readonly sql: Sql;
+
+  constructor(db: DataSource) {
+    this.sql = new Sql(db);
+  }
 
   async loadDocs(docIds: string[]): Promise<Map<string, StoredDoc>> {
-    const rows: Array<{ doc_id: string; last_action_num: string; schema: DocSchema }> = await this.db.query(
+    const rows: Array<{ doc_id: string; last_action_num: string; schema: DocSchema }> = await this.sql.rows(
       'SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)',
       [docIds],
     );
@@ -55,7 +60,7 @@ export class DocStateRepository {
     }
     const result = new Map<string, Map<string, Map<number, StoredRowValues>>>();
     if (whole.doc.length === 0 && some.doc.length === 0) return result;
-    const rows: Array<{ doc_id: string; table_ref: string; row_id: number; fields: StoredRowValues }> = await this.db.query(
+    const rows: Array<{ doc_id: string; table_ref: string; row_id: number; fields: StoredRowValues }> = await this.sql.rows(
       `SELECT doc_id, table_ref, row_id, fields FROM doc_rows
         WHERE (doc_id, table_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))
            OR (doc_id, table_ref, row_id) IN (SELECT * FROM unnest($3::text[], $4::text[], $5::int[]))`,
@@ -72,12 +77,12 @@ export class DocStateRepository {
   }
 
   /** Applies every document's changes in one transaction (batched statements, no per-row round trip). */
-  async save(changes: DocChanges[], manager?: EntityManager): Promise<void> {
+  async save(changes: DocChanges[]): Promise<void> {
     if (changes.length === 0) return;
-    const run = async (m: EntityManager): Promise<void> => {
+    await this.sql.transaction(async (m: Queryable): Promise<void> => {
       const cleared = changes.flatMap((c) => c.clearedTables.map((t) => [c.docId, t] as const));
       if (cleared.length > 0) {
-        await m.query(
+        await m.rows(
           `DELETE FROM doc_rows WHERE (doc_id, table_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
           [cleared.map((c) => c[0]), cleared.map((c) => c[1])],
         );
@@ -94,7 +99,7 @@ export class DocStateRepository {
         }
       }
       if (deletes.row.length > 0) {
-        await m.query(
+        await m.rows(
           `DELETE FROM doc_rows WHERE (doc_id, table_ref, row_id) IN
              (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))`,
           [deletes.doc, deletes.table, deletes.row],
@@ -102,7 +107,7 @@ export class DocStateRepository {
       }
       // unnest arrays keep each statement at 4 bind parameters whatever the number of rows
       for (let i = 0; i < upserts.row.length; i += 5000) {
-        await m.query(
+        await m.rows(
           `INSERT INTO doc_rows (doc_id, table_ref, row_id, fields)
              SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[])
            ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields`,
@@ -111,7 +116,7 @@ export class DocStateRepository {
       }
       // only from the actionNum this batch started from: a partition that moved to another instance mid-batch
       // must not have its newer state overwritten (the throw rolls everything back; the batch is read again)
-      const saved: Array<{ doc_id: string }> = await m.query(
+      const saved: Array<{ doc_id: string }> = await m.rows(
         `INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
            SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
          ON CONFLICT (doc_id) DO UPDATE
@@ -129,8 +134,6 @@ export class DocStateRepository {
         const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
         throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
       }
-    };
-    if (manager) await run(manager);
-    else await this.db.transaction(run);
+    });
   }
 }

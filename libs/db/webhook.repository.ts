@@ -1,5 +1,5 @@
-import { returning } from './sql';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { Queryable, Sql } from './sql';
 import { EventType, PayloadFormat } from '../domain';
 import type { StoredWebhook } from '../webhook-api/types';
 
@@ -47,20 +47,24 @@ const values = (w: StoredWebhook): unknown[] => [
 
 /** Webhook configuration. Every change bumps `config_version` in the same transaction, so matchers see it. */
 export class WebhookRepository {
-  constructor(private readonly db: DataSource) {}
+  private readonly sql: Sql;
+
+  constructor(db: DataSource) {
+    this.sql = new Sql(db);
+  }
 
   async configVersion(): Promise<number> {
-    const rows: Array<{ version: string }> = await this.db.query('SELECT version FROM config_version');
+    const rows: Array<{ version: string }> = await this.sql.rows('SELECT version FROM config_version');
     return Number(rows[0].version);
   }
 
   async listAll(): Promise<StoredWebhook[]> {
-    const rows: WebhookRow[] = await this.db.query(`SELECT ${COLUMNS} FROM webhooks`);
+    const rows: WebhookRow[] = await this.sql.rows(`SELECT ${COLUMNS} FROM webhooks`);
     return rows.map(toWebhook);
   }
 
   async listByDoc(docId: string): Promise<StoredWebhook[]> {
-    const rows: WebhookRow[] = await this.db.query(
+    const rows: WebhookRow[] = await this.sql.rows(
       `SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 ORDER BY created_at, id`,
       [docId],
     );
@@ -68,20 +72,20 @@ export class WebhookRepository {
   }
 
   async get(docId: string, id: string): Promise<StoredWebhook | null> {
-    const rows: WebhookRow[] = await this.db.query(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2`, [docId, id]);
+    const rows: WebhookRow[] = await this.sql.rows(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2`, [docId, id]);
     return rows.length > 0 ? toWebhook(rows[0]) : null;
   }
 
   async insert(webhooks: StoredWebhook[]): Promise<void> {
-    await this.db.transaction(async (m) => {
+    await this.sql.transaction(async (m) => {
       for (const w of webhooks) {
-        await m.query(
+        await m.rows(
           // clock_timestamp(), not now(): webhooks created by one request keep their order in listByDoc
           `INSERT INTO webhooks (${COLUMNS}, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, clock_timestamp())`,
           values(w),
         );
-        await m.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [w.id]);
+        await m.rows('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [w.id]);
       }
       await bumpVersion(m);
     });
@@ -89,8 +93,8 @@ export class WebhookRepository {
 
   /** Saves a changed webhook; `emptyQueue` also drops its queued rows and resets its usage (disable). */
   async update(w: StoredWebhook, emptyQueue: boolean): Promise<void> {
-    await this.db.transaction(async (m) => {
-      await m.query(
+    await this.sql.transaction(async (m) => {
+      await m.rows(
         `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
            ready_col_ref = $8, watched_col_refs = $9, enabled = $10, "authorization" = $11, unsubscribe_key = $12,
            payload_format = $13, active_since = $14
@@ -103,8 +107,8 @@ export class WebhookRepository {
   }
 
   async delete(docId: string, id: string): Promise<boolean> {
-    return this.db.transaction(async (m) => {
-      const deleted = await returning(m, 'DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
+    return this.sql.transaction(async (m) => {
+      const deleted = await m.rows('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
       await bumpVersion(m);
       return deleted.length > 0;
     });
@@ -112,8 +116,8 @@ export class WebhookRepository {
 
   /** Empties the queues of the given webhooks of a document (all of them when `id` is null). */
   async clearQueues(docId: string, id: string | null): Promise<void> {
-    await this.db.transaction(async (m) => {
-      const rows: Array<{ id: string }> = await m.query(
+    await this.sql.transaction(async (m) => {
+      const rows: Array<{ id: string }> = await m.rows(
         'SELECT id FROM webhooks WHERE doc_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)',
         [docId, id],
       );
@@ -122,23 +126,23 @@ export class WebhookRepository {
   }
 }
 
-const bumpVersion = (m: EntityManager): Promise<unknown> => m.query('UPDATE config_version SET version = version + 1');
+const bumpVersion = (m: Queryable): Promise<unknown> => m.rows('UPDATE config_version SET version = version + 1');
 
 /**
  * Drops queued rows and resets usage to idle, every time unknown again (SPEC section 5: a cleared or disabled
  * webhook shows only status and numWaiting). The generation bump tells the dispatcher to abandon an in-flight
  * request and makes its late result a no-op.
  */
-async function clearQueues(m: EntityManager, ids: string[]): Promise<void> {
+async function clearQueues(m: Queryable, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   // rows locked in id order, as intake does, so the two never deadlock
-  await m.query('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [ids]);
-  await m.query(
+  await m.rows('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [ids]);
+  await m.rows(
     `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = NULL, last_success_time = NULL,
        last_failure_time = NULL, last_error_message = NULL, last_http_status = NULL, last_event_batch = NULL,
        batch_attempts = 0, batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, generation = generation + 1
      WHERE webhook_id = ANY($1)`,
     [ids],
   );
-  await m.query('DELETE FROM webhook_queue WHERE webhook_id = ANY($1)', [ids]);
+  await m.rows('DELETE FROM webhook_queue WHERE webhook_id = ANY($1)', [ids]);
 }
