@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { Admin, Kafka, logLevel, Message, Partitioners, Producer } from 'kafkajs';
 import { Client } from 'pg';
+import { MAX_MESSAGE_BYTES } from '../libs/runtime/kafka';
 
 /** Repository root, from dist/bench/ where the compiled bench runs. */
 export const ROOT = path.resolve(__dirname, '../..');
@@ -77,7 +78,9 @@ export async function createEnv(stack: Stack, name: string, partitions: number):
   const actionsTopic = `${name}.doc-actions`;
   const eventsTopic = `${name}.webhook-events`;
   const topics = [actionsTopic, `${actionsTopic}.dlq`, eventsTopic, `${eventsTopic}.dlq`];
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) });
+  // as the engine creates its topics (ensureTopics): large payload events fit
+  const configEntries = [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }];
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions, configEntries })) });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const matcherGroupId = `${name}.matcher`;

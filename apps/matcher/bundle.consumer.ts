@@ -1,11 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, Message, Partitioners, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { startBatchConsumer } from '../../libs/runtime/kafka';
+import { slicesUnder, startBatchConsumer } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
 
@@ -13,6 +13,12 @@ import { MatcherMetrics } from './matcher.metrics';
 const PARTITIONS_AT_ONCE = 3;
 /** Bundles matched, published and saved together: bounds the work between two heartbeats. */
 const CHUNK = 1000;
+
+/**
+ * Bytes of messages per produce request. The broker refuses a record batch over the topic's max.message.bytes
+ * (1 MB by default), and a chunk of bundles can yield far more events than that.
+ */
+const SEND_BYTES = 512 * 1024;
 
 /**
  * The only consumer of the doc-actions topic. Per batch: match, publish payload events and dead letters, save the
@@ -70,27 +76,23 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   private async handleChunk(messages: ActionMessage[], partition: number): Promise<void> {
     const matched = await this.processor.process(messages);
     const { actionsTopic, eventsTopic } = this.config;
-    const topicMessages = [];
-    if (matched.events.length > 0) {
-      topicMessages.push({
-        topic: eventsTopic,
-        messages: matched.events.map((e) => ({ key: e.webhookId, value: JSON.stringify(e) })),
-      });
+    const outgoing: Array<{ topic: string; message: Message }> = matched.events.map((e) => ({
+      topic: eventsTopic,
+      message: { key: e.webhookId, value: JSON.stringify(e) },
+    }));
+    for (const { message, reason } of matched.deadLetters) {
+      outgoing.push({ topic: `${actionsTopic}.dlq`, message: { key: message.key, value: message.value, headers: { 'dlq-reason': reason } } });
+      this.logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
     }
-    if (matched.deadLetters.length > 0) {
-      topicMessages.push({
-        topic: `${actionsTopic}.dlq`,
-        messages: matched.deadLetters.map(({ message, reason }) => ({
-          key: message.key,
-          value: message.value,
-          headers: { 'dlq-reason': reason },
-        })),
-      });
-      for (const { message, reason } of matched.deadLetters) {
-        this.logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
+    for (const slice of slicesUnder(outgoing, SEND_BYTES)) {
+      const byTopic = new Map<string, Message[]>();
+      for (const { topic, message } of slice) {
+        const messages = byTopic.get(topic) ?? [];
+        messages.push(message);
+        byTopic.set(topic, messages);
       }
+      await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
     }
-    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
     await this.docs.save(matched.docChanges);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);

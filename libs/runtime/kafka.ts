@@ -1,4 +1,4 @@
-import { Admin, Consumer, EachBatchPayload, Kafka, logCreator, logLevel } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, Kafka, logCreator, logLevel, Message } from 'kafkajs';
 import { EngineConfig } from '../config';
 import { Logger } from '../observability';
 
@@ -29,6 +29,8 @@ export function createKafka(config: EngineConfig, logger: Logger): Kafka {
   });
 }
 
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 /** Creates the topics that are missing (one partition count for all; keys keep per-document and per-webhook order). */
 export async function ensureTopics(admin: Admin, topics: string[], numPartitions: number): Promise<void> {
   const existing = new Set(await admin.listTopics());
@@ -36,7 +38,13 @@ export async function ensureTopics(admin: Admin, topics: string[], numPartitions
   if (missing.length === 0) return;
   await admin.createTopics({
     waitForLeaders: true,
-    topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
+    // one payload event holds every matching row of a bundle for a webhook: allow more than the 1 MB default
+    topics: missing.map((topic) => ({
+      topic,
+      numPartitions,
+      replicationFactor: -1,
+      configEntries: [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }],
+    })),
   });
 }
 
@@ -78,4 +86,23 @@ export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOption
       process.exit(1);
     });
   return consumer;
+}
+
+/** Consecutive slices whose values stay under `limit` bytes (a larger message goes alone). */
+export function slicesUnder<T extends { message: Message }>(items: T[], limit: number): T[][] {
+  const slices: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const bytes = item.message.value === null ? 0 : Buffer.byteLength(item.message.value as string | Buffer);
+    if (current.length > 0 && size + bytes > limit) {
+      slices.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
 }
