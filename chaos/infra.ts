@@ -78,18 +78,22 @@ const processAlive = (pid: number): boolean => {
 };
 
 /** Brings the stack up (idempotent, as `npm run stack:up`) unless KAFKA_BROKERS and DATABASE_URL are given. */
+/** `stack.up()` with its env lines sent to stderr: our stdout is for the report. */
+async function runStackUp(): Promise<void> {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => process.stderr.write(chunk)) as typeof process.stdout.write;
+  try {
+    await stack.up();
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
 export async function stackUp(): Promise<StackInfo> {
   let brokers = process.env.KAFKA_BROKERS;
   let databaseUrl = process.env.DATABASE_URL;
   if (!brokers || !databaseUrl) {
-    // stack.js prints the env lines on stdout; keep our stdout for the report
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => process.stderr.write(chunk)) as typeof process.stdout.write;
-    try {
-      await stack.up();
-    } finally {
-      process.stdout.write = write;
-    }
+    await runStackUp();
     const env = stack.readEnv();
     brokers ??= env.KAFKA_BROKERS;
     databaseUrl ??= env.DATABASE_URL;
@@ -110,7 +114,8 @@ export async function restartStackProcess(name: 'kafka' | 'postgres', signal: No
   const downAt = Date.now();
   process.kill(pid, signal);
   await waitFor(`${name} (pid ${pid}) to exit`, () => !processAlive(pid), 60_000, 100);
-  await stackUp();
+  // always through the stack script: with KAFKA_BROKERS and DATABASE_URL set (as in CI) stackUp() would skip it
+  await runStackUp();
   return { downAt, upAt: Date.now() };
 }
 
