@@ -4,6 +4,7 @@
  * written holds the publish time (ms), so the receiver can compute the end-to-end latency of each row.
  */
 import { Message } from 'kafkajs';
+import { prng } from '../libs/testing/prng';
 
 export const TABLES_PER_DOC = 5;
 export const COLUMNS = [
@@ -55,18 +56,6 @@ export function webhookFields(spec: WebhookSpec, baseUrl: string): Record<string
   if (spec.kind === 'ready') fields.isReadyColumn = 'Ready';
   if (spec.kind === 'watched') fields.watchedColIds = ['B'];
   return fields;
-}
-
-/** mulberry32: a small seeded PRNG, so every run publishes the same bundles. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface TableState {

@@ -31,7 +31,8 @@ import {
   waitFor,
 } from './infra';
 import { DocModel, HOOK_KINDS, ModelHook } from './model';
-import { PROFILES, Profile, prng, Receiver } from './receivers';
+import { prng } from '../libs/testing/prng';
+import { PROFILES, Profile, Receiver } from './receivers';
 
 interface Sizes {
   docs: number;
