@@ -10,6 +10,9 @@ import { CONFIG } from '../../libs/runtime/core.module';
  * delivery records in a database crash only means batches are sent again. Intake keeps the durable pool, since
  * Kafka offsets are committed on the strength of its writes.
  */
+/** The loops' statements are gathered into a few round trips at a time (Coalescer), whatever their number. */
+const DELIVERY_POOL_SIZE = 12;
+
 @Injectable()
 export class DeliveryStore implements OnApplicationShutdown {
   readonly repo: DeliveryRepository;
@@ -28,7 +31,7 @@ export const deliveryStoreProvider: Provider = {
   // the main DataSource first: it applies the migrations
   inject: [DataSource, CONFIG],
   useFactory: async (_migrated: DataSource, config: EngineConfig) => {
-    const db = createDataSource(config.databaseUrl, { poolSize: Math.min(config.dispatchConcurrency, 40), asyncCommit: true });
+    const db = createDataSource(config.databaseUrl, { poolSize: DELIVERY_POOL_SIZE, asyncCommit: true });
     await db.initialize();
     return new DeliveryStore(db);
   },

@@ -79,7 +79,8 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const lastSeq = rows[rows.length - 1].seq;
     const log = this.logger.child({ webhookId, docId: target.docId, batchId });
     const started = onAttemptStarted(state.status, Date.now());
-    if (!(await this.repo.startAttempt(webhookId, state.generation, owner, started, batchId, lastSeq))) return false;
+    const ref = { webhookId, generation: state.generation, owner };
+    if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchLastSeq: lastSeq }))) return false;
 
     const body = buildPayloadBody(target.payloadFormat, webhookId, target.docId, rows);
     const request = buildRequest({
@@ -106,7 +107,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, rows.length, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      if (!(await this.repo.recordSuccess(webhookId, state.generation, owner, finished, rows.length, lastSeq))) {
+      if (!(await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchLastSeq: lastSeq }))) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return false;
       }
@@ -115,7 +116,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
       log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
       return true;
     }
-    if (!(await this.repo.recordFailure(webhookId, state.generation, owner, finished, now + step.delayMs))) {
+    if (!(await this.repo.recordFailure({ ...ref, status: finished, nextAttemptAt: now + step.delayMs }))) {
       log.info(RESULT_DROPPED, { outcome: result.kind });
       return false;
     }

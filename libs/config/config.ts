@@ -20,7 +20,10 @@ export interface EngineConfig {
   triggerMaxAttempts: number;
   webhookBatchSize: number;
   webhookTimeoutMs: number;
-  /** How many webhooks one dispatcher instance delivers to at once. */
+  /**
+   * How many webhooks one dispatcher instance delivers to at once. High by default: a request waiting on a slow
+   * receiver holds a socket, not a database connection, and must not keep healthy webhooks waiting.
+   */
   dispatchConcurrency: number;
   /** Consumer group ids; tests give each run its own. */
   matcherGroupId: string;
@@ -99,7 +102,7 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
     triggerMaxAttempts: integer('TRIGGER_MAX_ATTEMPTS', 20, 1, 1_000_000),
     webhookBatchSize: integer('WEBHOOK_BATCH_SIZE', 100, 1, 10_000),
     webhookTimeoutMs: integer('WEBHOOK_TIMEOUT_MS', 30000, 1, 3_600_000),
-    dispatchConcurrency: integer('DISPATCH_CONCURRENCY', 128, 1, 10_000),
+    dispatchConcurrency: integer('DISPATCH_CONCURRENCY', 1000, 1, 100_000),
     matcherGroupId: text('MATCHER_GROUP_ID', 'webhook-matcher'),
     dispatcherGroupId: text('DISPATCHER_GROUP_ID', 'webhook-dispatcher'),
     topicPartitions: integer('TOPIC_PARTITIONS', 8, 1, 1000),

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { Coalescer } from './coalescer';
 import { Sql } from './sql';
 import { EventBatchUsage, PayloadEvent, PayloadFormat, PayloadRow, WebhookStatus } from '../domain';
 import { DeliveryStatus } from '../delivery/usage';
@@ -80,13 +81,63 @@ export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
   generation: r.generation,
 });
 
-/** Usage columns as $3..$10 (the status itself is $3, set by each statement: success decides it in SQL). */
-const USAGE_SET = `updated_time = $4, last_success_time = $5, last_failure_time = $6,
-  last_error_message = $7, last_http_status = $8, last_event_batch = $9, batch_attempts = $10`;
-const usageParams = (s: DeliveryStatus): unknown[] => [
-  s.status, s.updatedTime, s.lastSuccessTime, s.lastFailureTime, s.lastErrorMessage, s.lastHttpStatus,
-  s.lastEventBatch === null ? null : JSON.stringify(s.lastEventBatch), s.batchAttempts,
-];
+/** The usage columns, as each item of a batched statement carries them (jsonb_to_recordset). */
+const USAGE_COLUMNS = `status text, updated_time bigint, last_success_time bigint, last_failure_time bigint,
+  last_error_message text, last_http_status int, last_event_batch jsonb, batch_attempts int`;
+/** Sets the usage columns but the status, which each statement sets itself (success decides it in SQL). */
+const SET_USAGE = `updated_time = x.updated_time, last_success_time = x.last_success_time,
+  last_failure_time = x.last_failure_time, last_error_message = x.last_error_message,
+  last_http_status = x.last_http_status, last_event_batch = x.last_event_batch, batch_attempts = x.batch_attempts`;
+const usageRecord = (s: DeliveryStatus): Record<string, unknown> => ({
+  status: s.status,
+  updated_time: s.updatedTime,
+  last_success_time: s.lastSuccessTime,
+  last_failure_time: s.lastFailureTime,
+  last_error_message: s.lastErrorMessage,
+  last_http_status: s.lastHttpStatus,
+  last_event_batch: s.lastEventBatch,
+  batch_attempts: s.batchAttempts,
+});
+
+/**
+ * A batch of items (jsonb_to_recordset($1) with these columns besides the usage ones), each joined to its webhook's
+ * delivery row, locked in id order as intake locks them, so the two never deadlock. `previous_seq` is the position
+ * delivered so far.
+ */
+const lockedItems = (columns: string): string => `SELECT x.*, l.delivered_seq AS previous_seq
+  FROM jsonb_to_recordset($1::jsonb) AS x(webhook_id uuid, generation int, owner text, ${columns}, ${USAGE_COLUMNS})
+  JOIN webhook_delivery l ON l.webhook_id = x.webhook_id ORDER BY l.webhook_id FOR UPDATE OF l`;
+/** Only the loop that read this generation and still holds the lease may change the state. */
+const STILL_OWNED = 'd.webhook_id = x.webhook_id AND d.generation = x.generation AND d.lease_owner = x.owner';
+
+/** What a statement after a request needs to know about it: whose loop made it, on which generation. */
+interface AttemptRef {
+  webhookId: string;
+  generation: number;
+  owner: string;
+  status: DeliveryStatus;
+}
+
+export interface AttemptStart extends AttemptRef {
+  batchId: string;
+  batchLastSeq: number;
+}
+
+export interface AttemptSuccess extends AttemptRef {
+  batchSize: number;
+  batchLastSeq: number;
+}
+
+export interface AttemptFailure extends AttemptRef {
+  nextAttemptAt: number;
+}
+
+const attemptRecord = ({ webhookId, generation, owner, status }: AttemptRef): Record<string, unknown> => ({
+  webhook_id: webhookId,
+  generation,
+  owner,
+  ...usageRecord(status),
+});
 
 /**
  * Per-webhook durable FIFO queues and delivery state (SPEC sections 4 and 5). Every statement that changes a
@@ -95,6 +146,12 @@ const usageParams = (s: DeliveryStatus): unknown[] => [
  */
 export class DeliveryRepository {
   private readonly sql: Sql;
+
+  // the delivery loops' statements, each gathered across loops into few round trips
+  private readonly heads = new Coalescer((wanted: Array<{ webhookId: string; batchSize: number }>) => this.loadHeads(wanted));
+  private readonly starts = new Coalescer((attempts: AttemptStart[]) => this.startAttempts(attempts));
+  private readonly successes = new Coalescer((attempts: AttemptSuccess[]) => this.recordSuccesses(attempts));
+  private readonly failures = new Coalescer((attempts: AttemptFailure[]) => this.recordFailures(attempts));
 
   constructor(db: DataSource) {
     this.sql = new Sql(db);
@@ -194,9 +251,34 @@ export class DeliveryRepository {
     return new Map(rows.map((r) => [r.webhook_id, r.generation]));
   }
 
-  /** The webhook, its state and the batch at the head of its queue (the same rows on every retry), in one trip. */
-  async loadHead(webhookId: string, batchSize: number): Promise<HeadBatch | null> {
+  /** The webhook, its state and the batch at the head of its queue (the same rows on every retry). */
+  loadHead(webhookId: string, batchSize: number): Promise<HeadBatch | null> {
+    return this.heads.call({ webhookId, batchSize });
+  }
+
+  /** Records that a request for the head batch goes out; false when the webhook was cleared or lost meanwhile. */
+  startAttempt(attempt: AttemptStart): Promise<boolean> {
+    return this.starts.call(attempt);
+  }
+
+  /**
+   * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. False when the
+   * webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
+   * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
+   * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
+   */
+  recordSuccess(attempt: AttemptSuccess): Promise<boolean> {
+    return this.successes.call(attempt);
+  }
+
+  /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt` (false as for recordSuccess). */
+  recordFailure(attempt: AttemptFailure): Promise<boolean> {
+    return this.failures.call(attempt);
+  }
+
+  private async loadHeads(wanted: Array<{ webhookId: string; batchSize: number }>): Promise<Array<HeadBatch | null>> {
     type Head = DeliveryRow & {
+      webhook_id: string;
       doc_id: string;
       url: string;
       authorization: string;
@@ -211,68 +293,68 @@ export class DeliveryRepository {
             FROM (SELECT seq, action_num, bundle_time, row_event FROM webhook_queue
                    WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
                      AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
-                   ORDER BY seq LIMIT $2) q) AS head
-         FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = $1`,
-      [webhookId, batchSize],
+                   ORDER BY seq LIMIT x.batch_size) q) AS head
+         FROM unnest($1::uuid[], $2::int[]) AS x(webhook_id, batch_size)
+         JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id`,
+      [wanted.map((w) => w.webhookId), wanted.map((w) => w.batchSize)],
     );
-    if (found.length === 0) return null;
-    const r = found[0];
-    return {
-      target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
-      state: toDeliveryState(r),
-      rows: r.head.map((q) => ({ seq: q.seq, actionNum: q.actionNum, bundleTime: q.bundleTime, tableId: q.event.tableId, row: q.event.row })),
-    };
+    const byId = new Map(found.map((r) => [r.webhook_id, r]));
+    return wanted.map(({ webhookId }) => {
+      const r = byId.get(webhookId);
+      if (!r) return null;
+      return {
+        target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
+        state: toDeliveryState(r),
+        rows: r.head.map((q) => ({ seq: q.seq, actionNum: q.actionNum, bundleTime: q.bundleTime, tableId: q.event.tableId, row: q.event.row })),
+      };
+    });
   }
 
-  /** Records that a request for the head batch goes out; false when the webhook was cleared or lost meanwhile. */
-  async startAttempt(webhookId: string, generation: number, owner: string, status: DeliveryStatus, batchId: string, batchLastSeq: number): Promise<boolean> {
-    const rows = await this.sql.rows(`UPDATE webhook_delivery SET status = $3, ${USAGE_SET}, batch_id = $11, batch_last_seq = $12
-        WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $13 RETURNING webhook_id`,
-      [webhookId, generation, ...usageParams(status), batchId, batchLastSeq, owner],
+  private async startAttempts(attempts: AttemptStart[]): Promise<boolean[]> {
+    return this.stillOwned(
+      attempts,
+      attempts.map((a) => ({ ...attemptRecord(a), batch_id: a.batchId, batch_last_seq: a.batchLastSeq })),
+      `WITH x AS (${lockedItems('batch_id uuid, batch_last_seq bigint')})
+       UPDATE webhook_delivery d SET status = x.status, ${SET_USAGE}, batch_id = x.batch_id, batch_last_seq = x.batch_last_seq
+         FROM x WHERE ${STILL_OWNED} RETURNING d.webhook_id`,
     );
-    return rows.length > 0;
   }
 
-  /**
-   * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. False when the
-   * webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
-   * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
-   * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
-   */
-  async recordSuccess(
-    webhookId: string,
-    generation: number,
-    owner: string,
-    status: DeliveryStatus,
-    batchSize: number,
-    batchLastSeq: number,
-  ): Promise<boolean> {
+  private async recordSuccesses(attempts: AttemptSuccess[]): Promise<boolean[]> {
     // one statement: the status update and the rows' removal happen together or not at all; the removal's range
     // starts after the previous position so it does not walk dead index entries either
-    const rows: Array<{ updated: number }> = await this.sql.rows(
-      `WITH updated AS (
-         UPDATE webhook_delivery SET ${USAGE_SET}, num_waiting = GREATEST(num_waiting - $11, 0),
-           status = CASE WHEN num_waiting - $11 > 0 THEN 'sending' ELSE $3 END,
-           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = $13
-         FROM (SELECT delivered_seq AS previous_seq FROM webhook_delivery WHERE webhook_id = $1) AS old
-         WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12
-         RETURNING webhook_id, old.previous_seq),
+    return this.stillOwned(
+      attempts,
+      attempts.map((a) => ({ ...attemptRecord(a), batch_size: a.batchSize, batch_last_seq: a.batchLastSeq })),
+      `WITH x AS (${lockedItems('batch_size int, batch_last_seq bigint')}),
+       updated AS (
+         UPDATE webhook_delivery d SET ${SET_USAGE}, num_waiting = GREATEST(d.num_waiting - x.batch_size, 0),
+           status = CASE WHEN d.num_waiting - x.batch_size > 0 THEN 'sending' ELSE x.status END,
+           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = x.batch_last_seq
+         FROM x WHERE ${STILL_OWNED}
+         RETURNING d.webhook_id, x.previous_seq, x.batch_last_seq),
        removed AS (
          DELETE FROM webhook_queue q USING updated u
-          WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= $13)
-       SELECT count(*)::int AS updated FROM updated`,
-      [webhookId, generation, ...usageParams(status), batchSize, owner, batchLastSeq],
+          WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= u.batch_last_seq)
+       SELECT webhook_id FROM updated`,
     );
-    return rows[0].updated > 0;
   }
 
-  /** The attempt failed: usage updated, the same batch is due again at `nextAttemptAt` (false as for recordSuccess). */
-  async recordFailure(webhookId: string, generation: number, owner: string, status: DeliveryStatus, nextAttemptAt: number): Promise<boolean> {
-    const rows = await this.sql.rows(`UPDATE webhook_delivery SET status = $3, ${USAGE_SET}, next_attempt_at = $11
-        WHERE webhook_id = $1 AND generation = $2 AND lease_owner = $12 RETURNING webhook_id`,
-      [webhookId, generation, ...usageParams(status), nextAttemptAt, owner],
+  private async recordFailures(attempts: AttemptFailure[]): Promise<boolean[]> {
+    return this.stillOwned(
+      attempts,
+      attempts.map((a) => ({ ...attemptRecord(a), next_attempt_at: a.nextAttemptAt })),
+      `WITH x AS (${lockedItems('next_attempt_at bigint')})
+       UPDATE webhook_delivery d SET status = x.status, ${SET_USAGE}, next_attempt_at = x.next_attempt_at
+         FROM x WHERE ${STILL_OWNED} RETURNING d.webhook_id`,
     );
-    return rows.length > 0;
+  }
+
+  /** Runs a batched statement over `records`; true for each attempt whose webhook it changed. */
+  private async stillOwned(attempts: AttemptRef[], records: Array<Record<string, unknown>>, statement: string): Promise<boolean[]> {
+    const changed = await this.sql.rows<{ webhook_id: string }>(statement, [JSON.stringify(records)]);
+    const ids = new Set(changed.map((r) => r.webhook_id));
+    return attempts.map((a) => ids.has(a.webhookId));
   }
 
   /** Rows waiting per webhook, for the ones that have any. */
