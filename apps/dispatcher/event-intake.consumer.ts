@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
-import { DeliveryRepository } from '../../libs/db/delivery.repository';
+import { DeliveryRepository, ReceivedEvent } from '../../libs/db/delivery.repository';
 import { PayloadEvent } from '../../libs/domain';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
@@ -60,11 +60,11 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
 
   private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    const events: PayloadEvent[] = [];
+    const events: ReceivedEvent[] = [];
     const unreadable = [];
     for (const message of batch.messages) {
       const event = parsePayloadEvent(message.value);
-      if (event) events.push(event);
+      if (event) events.push({ event, json: message.value! });
       else unreadable.push({ key: message.key, value: message.value, headers: { 'dlq-reason': 'not a payload event (v1)' } });
     }
     if (unreadable.length > 0) {

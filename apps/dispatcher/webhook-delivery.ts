@@ -72,7 +72,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
     }
   }
 
-  /** One attempt at the head batch; true when it was delivered and the loop may go on. */
+  /** One attempt at the head batch; true when it was delivered and more rows wait. */
   private async attempt({ target, state, rows }: HeadBatch, owner: string, signal: AbortSignal): Promise<boolean> {
     const { webhookId } = target;
     const batchId = state.batchId ?? randomUUID();
@@ -107,14 +107,15 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, rows.length, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      if (!(await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchLastSeq: lastSeq }))) {
+      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchLastSeq: lastSeq });
+      if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return false;
       }
       this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
       for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000, { webhookId });
       log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
-      return true;
+      return rowsLeft > 0;
     }
     if (!(await this.repo.recordFailure({ ...ref, status: finished, nextAttemptAt: now + step.delayMs }))) {
       log.info(RESULT_DROPPED, { outcome: result.kind });

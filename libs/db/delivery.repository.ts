@@ -37,6 +37,12 @@ export interface HeadBatch {
   rows: QueuedRow[];
 }
 
+/** A payload event as read from the topic: parsed, and the JSON text it came as. */
+export interface ReceivedEvent {
+  event: PayloadEvent;
+  json: Buffer;
+}
+
 export interface IntakeResult {
   queuedEvents: number;
   queuedRows: number;
@@ -60,6 +66,9 @@ interface DeliveryRow {
   next_attempt_at: string;
   generation: number;
 }
+
+/** JSON texts as the text of one JSON array. */
+const joinJson = (texts: Buffer[]): string => `[${texts.map((t) => t.toString('utf8')).join(',')}]`;
 
 const time = (v: string | null): number | null => (v === null ? null : Number(v));
 
@@ -152,6 +161,7 @@ export class DeliveryRepository {
   private readonly starts = new Coalescer((attempts: AttemptStart[]) => this.startAttempts(attempts));
   private readonly successes = new Coalescer((attempts: AttemptSuccess[]) => this.recordSuccesses(attempts));
   private readonly failures = new Coalescer((attempts: AttemptFailure[]) => this.recordFailures(attempts));
+  private readonly releases = new Coalescer((leases: Array<{ owner: string; webhookId: string }>) => this.releaseLeases(leases));
 
   constructor(db: DataSource) {
     this.sql = new Sql(db);
@@ -161,10 +171,11 @@ export class DeliveryRepository {
    * Stores payload events in one transaction: drops duplicates by eventId and events a webhook must not get,
    * appends rows in order, and counts them into numWaiting.
    */
-  async storeEvents(events: PayloadEvent[]): Promise<IntakeResult> {
+  async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
     const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: 0, dropped: 0 };
-    const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
-    result.duplicates = events.length - unique.length;
+    const byId = new Map(received.map((r) => [r.event.eventId, r]));
+    const unique = [...byId.values()].map((r) => r.event);
+    result.duplicates = received.length - unique.length;
     if (unique.length === 0) return result;
     await this.sql.transaction(async (m) => {
       // KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
@@ -187,22 +198,21 @@ export class DeliveryRepository {
       const fresh = new Set(inserted.map((r) => r.event_id));
       const queued = wanted.filter((e) => fresh.has(e.eventId));
       result.duplicates += wanted.length - queued.length;
-      // one JSON document rather than parallel arrays: Postgres parses it far faster than array literals of JSON
-      const entries: string[] = [];
       const counts = new Map<string, number>();
-      for (const e of queued) {
-        for (const row of e.rows) {
-          entries.push(JSON.stringify({ w: e.webhookId, e: e.eventId, n: e.actionNum, t: e.bundleTime, r: { tableId: e.tableId, row } }));
-        }
-        counts.set(e.webhookId, (counts.get(e.webhookId) ?? 0) + e.rows.length);
-      }
-      // ORDER BY ordinality: seq follows the order of the topic, which is each webhook's FIFO order
+      for (const e of queued) counts.set(e.webhookId, (counts.get(e.webhookId) ?? 0) + e.rows.length);
+      // the events' own JSON text, as one document: nothing is serialised again, and Postgres parses one document
+      // far faster than array literals. ORDER BY ordinality: seq follows the topic's order, each webhook's FIFO order
+      const document = joinJson(queued.map((e) => byId.get(e.eventId)!.json));
       await m.rows(
         `INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, row_event)
-           SELECT (x->>'w')::uuid, x->>'e', (x->>'n')::bigint, (x->>'t')::bigint, x->'r'
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS q(x, i) ORDER BY i`,
-        [`[${entries.join(',')}]`],
+           SELECT (e->>'webhookId')::uuid, e->>'eventId', (e->>'actionNum')::bigint, (e->>'bundleTime')::bigint,
+                  jsonb_build_object('tableId', e->'tableId', 'row', r)
+             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS ev(e, i),
+                  jsonb_array_elements(e->'rows') WITH ORDINALITY AS er(r, j)
+            ORDER BY i, j`,
+        [document],
       );
+      const rowCount = queued.reduce((n, e) => n + e.rows.length, 0);
       // rows locked in id order, as clearing does, so the two never deadlock
       await m.rows('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [[...counts.keys()]]);
       await m.rows(
@@ -211,7 +221,7 @@ export class DeliveryRepository {
         [[...counts.keys()], [...counts.values()]],
       );
       result.queuedEvents = queued.length;
-      result.queuedRows = entries.length;
+      result.queuedRows = rowCount;
     });
     return result;
   }
@@ -234,11 +244,17 @@ export class DeliveryRepository {
     await this.sql.rows('UPDATE webhook_delivery SET lease_until = $3 WHERE lease_owner = $1 AND webhook_id = ANY($2)', [owner, ids, until]);
   }
 
-  async releaseLease(owner: string, id: string): Promise<void> {
+  releaseLease(owner: string, webhookId: string): Promise<void> {
+    return this.releases.call({ owner, webhookId });
+  }
+
+  private async releaseLeases(leases: Array<{ owner: string; webhookId: string }>): Promise<void[]> {
     await this.sql.rows(
-      'UPDATE webhook_delivery SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1 AND webhook_id = $2',
-      [owner, id],
+      `UPDATE webhook_delivery d SET lease_owner = NULL, lease_until = 0
+         FROM unnest($1::text[], $2::uuid[]) AS x(owner, webhook_id) WHERE d.lease_owner = x.owner AND d.webhook_id = x.webhook_id`,
+      [leases.map((l) => l.owner), leases.map((l) => l.webhookId)],
     );
+    return leases.map(() => undefined);
   }
 
   /** Current generation of each webhook still there (a missing id was deleted). */
@@ -262,12 +278,12 @@ export class DeliveryRepository {
   }
 
   /**
-   * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. False when the
-   * webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
+   * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. Answers the rows
+   * still waiting, so the loop knows whether to go on without reading again; null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
    * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
    * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
    */
-  recordSuccess(attempt: AttemptSuccess): Promise<boolean> {
+  recordSuccess(attempt: AttemptSuccess): Promise<number | null> {
     return this.successes.call(attempt);
   }
 
@@ -320,11 +336,10 @@ export class DeliveryRepository {
     );
   }
 
-  private async recordSuccesses(attempts: AttemptSuccess[]): Promise<boolean[]> {
+  private async recordSuccesses(attempts: AttemptSuccess[]): Promise<Array<number | null>> {
     // one statement: the status update and the rows' removal happen together or not at all; the removal's range
     // starts after the previous position so it does not walk dead index entries either
-    return this.stillOwned(
-      attempts,
+    const left = await this.changed<{ webhook_id: string; num_waiting: number }>(
       attempts.map((a) => ({ ...attemptRecord(a), batch_size: a.batchSize, batch_last_seq: a.batchLastSeq })),
       `WITH x AS (${lockedItems('batch_size int, batch_last_seq bigint')}),
        updated AS (
@@ -332,12 +347,13 @@ export class DeliveryRepository {
            status = CASE WHEN d.num_waiting - x.batch_size > 0 THEN 'sending' ELSE x.status END,
            batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = x.batch_last_seq
          FROM x WHERE ${STILL_OWNED}
-         RETURNING d.webhook_id, x.previous_seq, x.batch_last_seq),
+         RETURNING d.webhook_id, d.num_waiting, x.previous_seq, x.batch_last_seq),
        removed AS (
          DELETE FROM webhook_queue q USING updated u
           WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= u.batch_last_seq)
-       SELECT webhook_id FROM updated`,
+       SELECT webhook_id, num_waiting FROM updated`,
     );
+    return attempts.map((a) => left.get(a.webhookId)?.num_waiting ?? null);
   }
 
   private async recordFailures(attempts: AttemptFailure[]): Promise<boolean[]> {
@@ -352,9 +368,14 @@ export class DeliveryRepository {
 
   /** Runs a batched statement over `records`; true for each attempt whose webhook it changed. */
   private async stillOwned(attempts: AttemptRef[], records: Array<Record<string, unknown>>, statement: string): Promise<boolean[]> {
-    const changed = await this.sql.rows<{ webhook_id: string }>(statement, [JSON.stringify(records)]);
-    const ids = new Set(changed.map((r) => r.webhook_id));
-    return attempts.map((a) => ids.has(a.webhookId));
+    const changed = await this.changed(records, statement);
+    return attempts.map((a) => changed.has(a.webhookId));
+  }
+
+  /** The rows a batched statement over `records` returns, by webhook. */
+  private async changed<R extends { webhook_id: string }>(records: Array<Record<string, unknown>>, statement: string): Promise<Map<string, R>> {
+    const rows = await this.sql.rows<R>(statement, [JSON.stringify(records)]);
+    return new Map(rows.map((r) => [r.webhook_id, r]));
   }
 
   /** Rows waiting per webhook, for the ones that have any. */
