@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, MetricsRegistry } from '../../libs/observability';
 
+const LAG_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
 @Injectable()
 export class DispatcherMetrics {
   readonly eventsQueued: Counter;
@@ -10,6 +12,7 @@ export class DispatcherMetrics {
   readonly eventsDeadLettered: Counter;
   readonly attempts: Counter;
   readonly rowsDelivered: Counter;
+  readonly intakeLag: Histogram;
   readonly endToEndLag: Histogram;
 
   constructor(registry: MetricsRegistry) {
@@ -23,10 +26,15 @@ export class DispatcherMetrics {
     this.eventsDeadLettered = registry.counter('dispatcher_events_dead_lettered_total', 'Unreadable payload events sent to the DLQ.');
     this.attempts = registry.counter('dispatcher_attempts_total', 'Delivery attempts, by outcome.');
     this.rowsDelivered = registry.counter('dispatcher_rows_delivered_total', 'Rows delivered (2xx), by webhook.');
+    this.intakeLag = registry.histogram(
+      'dispatcher_intake_lag_seconds',
+      'From the bundle appended to doc-actions to its payload event stored in the queue.',
+      LAG_BUCKETS,
+    );
     this.endToEndLag = registry.histogram(
       'dispatcher_end_to_end_lag_seconds',
       'From the bundle appended to doc-actions to its rows delivered, by webhook.',
-      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      LAG_BUCKETS,
     );
   }
 }

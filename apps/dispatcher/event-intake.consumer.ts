@@ -48,7 +48,9 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
       groupId: this.config.dispatcherGroupId,
       topic: this.config.eventsTopic,
       logger: this.logger,
-      partitionsConsumedConcurrently: 2,
+      // every partition at once: a partition's webhooks are its own (key = webhookId), so their transactions never
+      // wait on each other, and a batch does not wait behind the other partitions' commits
+      partitionsConsumedConcurrently: this.config.topicPartitions,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
@@ -73,6 +75,8 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
       this.logger.warn('payload events dead-lettered', { partition: batch.partition, count: unreadable.length });
     }
     const stored = await this.queues.storeEvents(events);
+    const storedAt = Date.now();
+    for (const { event } of events) this.metrics.intakeLag.observe((storedAt - event.bundleTime) / 1000);
     this.metrics.eventsQueued.inc({}, stored.queuedEvents);
     this.metrics.rowsQueued.inc({}, stored.queuedRows);
     this.metrics.eventsDuplicate.inc({}, stored.duplicates);

@@ -168,61 +168,49 @@ export class DeliveryRepository {
   }
 
   /**
-   * Stores payload events in one transaction: drops duplicates by eventId and events a webhook must not get,
-   * appends rows in order, and counts them into numWaiting.
+   * Stores payload events in one statement (one round trip, one transaction): drops duplicates by eventId and events
+   * a webhook must not get, appends rows in order, and counts them into numWaiting. The events' own JSON text goes
+   * as one document, so nothing is serialised again.
    */
   async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
-    const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: 0, dropped: 0 };
     const byId = new Map(received.map((r) => [r.event.eventId, r]));
-    const unique = [...byId.values()].map((r) => r.event);
-    result.duplicates = received.length - unique.length;
-    if (unique.length === 0) return result;
-    await this.sql.transaction(async (m) => {
-      // KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
-      const hooks: Array<{ id: string; enabled: boolean; active_since: string }> = await m.rows(
-        'SELECT id, enabled, active_since FROM webhooks WHERE id = ANY($1) ORDER BY id FOR KEY SHARE',
-        [[...new Set(unique.map((e) => e.webhookId))]],
-      );
-      const live = new Map(hooks.map((h) => [h.id, h]));
-      const wanted = unique.filter((e) => {
-        const hook = live.get(e.webhookId);
-        return hook !== undefined && hook.enabled && e.bundleTime >= Number(hook.active_since);
-      });
-      result.dropped = unique.length - wanted.length;
-      if (wanted.length === 0) return;
-      const inserted: Array<{ event_id: string }> = await m.rows(
-        `INSERT INTO received_events (event_id, webhook_id) SELECT * FROM unnest($1::text[], $2::uuid[])
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-        [wanted.map((e) => e.eventId), wanted.map((e) => e.webhookId)],
-      );
-      const fresh = new Set(inserted.map((r) => r.event_id));
-      const queued = wanted.filter((e) => fresh.has(e.eventId));
-      result.duplicates += wanted.length - queued.length;
-      const counts = new Map<string, number>();
-      for (const e of queued) counts.set(e.webhookId, (counts.get(e.webhookId) ?? 0) + e.rows.length);
-      // the events' own JSON text, as one document: nothing is serialised again, and Postgres parses one document
-      // far faster than array literals. ORDER BY ordinality: seq follows the topic's order, each webhook's FIFO order
-      const document = joinJson(queued.map((e) => byId.get(e.eventId)!.json));
-      await m.rows(
-        `INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, row_event)
-           SELECT (e->>'webhookId')::uuid, e->>'eventId', (e->>'actionNum')::bigint, (e->>'bundleTime')::bigint,
-                  jsonb_build_object('tableId', e->'tableId', 'row', r)
-             FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS ev(e, i),
-                  jsonb_array_elements(e->'rows') WITH ORDINALITY AS er(r, j)
-            ORDER BY i, j`,
-        [document],
-      );
-      const rowCount = queued.reduce((n, e) => n + e.rows.length, 0);
-      // rows locked in id order, as clearing does, so the two never deadlock
-      await m.rows('SELECT 1 FROM webhook_delivery WHERE webhook_id = ANY($1) ORDER BY webhook_id FOR UPDATE', [[...counts.keys()]]);
-      await m.rows(
-        `UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n
-           FROM unnest($1::uuid[], $2::int[]) AS x(id, n) WHERE d.webhook_id = x.id`,
-        [[...counts.keys()], [...counts.values()]],
-      );
-      result.queuedEvents = queued.length;
-      result.queuedRows = rowCount;
-    });
+    const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: received.length - byId.size, dropped: 0 };
+    if (byId.size === 0) return result;
+    const [stored] = await this.sql.rows<{ unique: number; wanted: number; fresh: number; rows: number }>(
+      `WITH ev AS (
+         SELECT e, i, (e->>'webhookId')::uuid AS webhook_id, e->>'eventId' AS event_id, (e->>'bundleTime')::bigint AS bundle_time
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, i)),
+       -- KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
+       hooks AS (
+         SELECT id, enabled, active_since FROM webhooks WHERE id IN (SELECT webhook_id FROM ev) ORDER BY id FOR KEY SHARE),
+       wanted AS (
+         SELECT ev.* FROM ev JOIN hooks h ON h.id = ev.webhook_id WHERE h.enabled AND ev.bundle_time >= h.active_since),
+       fresh AS (
+         INSERT INTO received_events (event_id, webhook_id) SELECT event_id, webhook_id FROM wanted
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
+       -- ORDER BY: seq follows the order of the topic, which is each webhook's FIFO order
+       queued AS (
+         INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, row_event)
+         SELECT w.webhook_id, w.event_id, (w.e->>'actionNum')::bigint, w.bundle_time, jsonb_build_object('tableId', w.e->'tableId', 'row', r)
+           FROM wanted w JOIN fresh f ON f.event_id = w.event_id, jsonb_array_elements(w.e->'rows') WITH ORDINALITY AS er(r, j)
+          ORDER BY w.i, er.j
+         RETURNING webhook_id),
+       counts AS (SELECT webhook_id, count(*)::int AS n FROM queued GROUP BY webhook_id),
+       -- rows locked in id order, as clearing and the delivery statements do, so they never deadlock
+       locked AS (
+         SELECT c.webhook_id, c.n FROM counts c JOIN webhook_delivery l ON l.webhook_id = c.webhook_id
+          ORDER BY l.webhook_id FOR UPDATE OF l),
+       -- a data-modifying CTE runs to completion whether or not the final SELECT reads it
+       counted AS (
+         UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n FROM locked x WHERE d.webhook_id = x.webhook_id)
+       SELECT (SELECT count(*) FROM ev)::int AS unique, (SELECT count(*) FROM wanted)::int AS wanted,
+              (SELECT count(*) FROM fresh)::int AS fresh, (SELECT coalesce(sum(n), 0) FROM counts)::int AS rows`,
+      [joinJson([...byId.values()].map((r) => r.json))],
+    );
+    result.dropped = stored.unique - stored.wanted;
+    result.duplicates += stored.wanted - stored.fresh;
+    result.queuedEvents = stored.fresh;
+    result.queuedRows = stored.rows;
     return result;
   }
 

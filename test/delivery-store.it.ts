@@ -1,0 +1,104 @@
+/**
+ * The dispatcher's intake statement against the real database: what is queued, in which order, and what is dropped
+ * as a duplicate or as not for the webhook (SPEC section 4).
+ */
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { openDatabase } from '../libs/db/data-source';
+import { DeliveryRepository, ReceivedEvent } from '../libs/db/delivery.repository';
+import { PayloadEvent } from '../libs/domain';
+import { createTestDatabase, TestDatabase } from './support/harness';
+
+let db: TestDatabase;
+let source: DataSource;
+let repo: DeliveryRepository;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  source = await openDatabase(db.url, 2);
+  repo = new DeliveryRepository(source);
+});
+
+afterAll(async () => {
+  await source.destroy();
+  await db.drop();
+});
+
+async function webhook(opts: { enabled?: boolean; activeSince?: number } = {}): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO webhooks (id, doc_id, url, event_types, unsubscribe_key, enabled, active_since)
+     VALUES ($1, 'doc', 'http://example.com/', '{add}', 'key', $2, $3)`,
+    [id, opts.enabled ?? true, opts.activeSince ?? 0],
+  );
+  await db.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [id]);
+  return id;
+}
+
+/** A payload event as the matcher publishes it, with its JSON text. */
+function received(webhookId: string, actionNum: number, rowIds: number[], bundleTime = 1000): ReceivedEvent {
+  const event: PayloadEvent = {
+    v: 1,
+    eventId: `doc:${actionNum}:${webhookId}`,
+    webhookId,
+    docId: 'doc',
+    tableId: 'Orders',
+    actionNum,
+    bundleTime,
+    rows: rowIds.map((id) => ({ type: 'add', id, fields: { Item: `item ${id}` } })),
+  } as PayloadEvent;
+  return { event, json: Buffer.from(JSON.stringify(event)) };
+}
+
+const queue = (webhookId: string): Promise<Array<{ action_num: string; row_event: { tableId: string; row: { id: number } } }>> =>
+  db.query('SELECT action_num, row_event FROM webhook_queue WHERE webhook_id = $1 ORDER BY seq', [webhookId]);
+const numWaiting = async (webhookId: string): Promise<number> =>
+  (await db.query<{ num_waiting: number }>('SELECT num_waiting FROM webhook_delivery WHERE webhook_id = $1', [webhookId]))[0].num_waiting;
+
+describe('storeEvents', () => {
+  it('queues every row in topic order across events and webhooks, and counts them into numWaiting', async () => {
+    const [a, b] = [await webhook(), await webhook()];
+    const result = await repo.storeEvents([received(a, 1, [3, 1]), received(b, 1, [7]), received(a, 2, [2, 9, 4])]);
+    expect(result).toEqual({ queuedEvents: 3, queuedRows: 6, duplicates: 0, dropped: 0 });
+    const rows = await queue(a);
+    expect(rows.map((r) => [Number(r.action_num), r.row_event.row.id])).toEqual([[1, 3], [1, 1], [2, 2], [2, 9], [2, 4]]);
+    expect(rows[0].row_event).toEqual({ tableId: 'Orders', row: { type: 'add', id: 3, fields: { Item: 'item 3' } } });
+    expect([await numWaiting(a), await numWaiting(b)]).toEqual([5, 1]);
+  });
+
+  it('drops an event seen before, in the same batch or an earlier one', async () => {
+    const a = await webhook();
+    await repo.storeEvents([received(a, 1, [1])]);
+    const result = await repo.storeEvents([received(a, 1, [1]), received(a, 2, [2]), received(a, 2, [2])]);
+    expect(result).toEqual({ queuedEvents: 1, queuedRows: 1, duplicates: 2, dropped: 0 });
+    expect((await queue(a)).map((r) => r.row_event.row.id)).toEqual([1, 2]);
+    expect(await numWaiting(a)).toBe(2);
+  });
+
+  it('drops events of webhooks disabled, deleted, or enabled after the bundle', async () => {
+    const live = await webhook({ activeSince: 1000 });
+    const disabled = await webhook({ enabled: false });
+    const later = await webhook({ activeSince: 5000 });
+    const result = await repo.storeEvents([
+      received(live, 1, [1], 1000),
+      received(disabled, 1, [1]),
+      received(later, 1, [1], 4999),
+      received(randomUUID(), 1, [1]),
+    ]);
+    expect(result).toEqual({ queuedEvents: 1, queuedRows: 1, duplicates: 0, dropped: 3 });
+    expect([await numWaiting(live), await numWaiting(disabled), await numWaiting(later)]).toEqual([1, 0, 0]);
+    // a dropped event was not remembered: the webhook gets it if it comes again once the webhook may have it
+    await db.query('UPDATE webhooks SET enabled = true WHERE id = $1', [disabled]);
+    expect((await repo.storeEvents([received(disabled, 1, [1])])).queuedEvents).toBe(1);
+  });
+
+  it('keeps each queue whole when batches for the same webhooks are stored concurrently', async () => {
+    const hooks = [await webhook(), await webhook(), await webhook()];
+    const batches = Array.from({ length: 8 }, (_, b) => hooks.map((h, i) => received(h, 100 + b * 10 + i, [b * 10 + i])).reverse());
+    await Promise.all(batches.map((batch) => repo.storeEvents(batch)));
+    for (const h of hooks) {
+      expect(await numWaiting(h)).toBe(8);
+      expect(await queue(h)).toHaveLength(8);
+    }
+  });
+});
