@@ -45,8 +45,8 @@ function received(webhookId: string, actionNum: number, rowIds: number[], bundle
     tableId: 'Orders',
     actionNum,
     bundleTime,
-    rows: rowIds.map((id) => ({ type: 'add', id, fields: { Item: `item ${id}` } })),
-  } as PayloadEvent;
+    rows: rowIds.map((id) => ({ type: 'add', id, fields: { Item: `item ${id}` }, previous: {}, changedColIds: [] })),
+  };
   return { event, json: Buffer.from(JSON.stringify(event)) };
 }
 
@@ -62,7 +62,7 @@ describe('storeEvents', () => {
     expect(result).toEqual({ queuedEvents: 3, queuedRows: 6, duplicates: 0, dropped: 0 });
     const rows = await queue(a);
     expect(rows.map((r) => [Number(r.action_num), r.row_event.row.id])).toEqual([[1, 3], [1, 1], [2, 2], [2, 9], [2, 4]]);
-    expect(rows[0].row_event).toEqual({ tableId: 'Orders', row: { type: 'add', id: 3, fields: { Item: 'item 3' } } });
+    expect(rows[0].row_event).toEqual({ tableId: 'Orders', row: { type: 'add', id: 3, fields: { Item: 'item 3' }, previous: {}, changedColIds: [] } });
     expect([await numWaiting(a), await numWaiting(b)]).toEqual([5, 1]);
   });
 

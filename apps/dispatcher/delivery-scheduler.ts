@@ -95,10 +95,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
       .catch((err) => {
         this.coolingDown.set(webhookId, Date.now() + COOL_DOWN_MS);
         this.logger.error('delivery loop failed', { webhookId, err });
+        return false;
       })
-      .finally(async () => {
+      .then(async (released) => {
         this.active.delete(webhookId);
-        await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
+        if (!released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
         this.poke();
       });
   }

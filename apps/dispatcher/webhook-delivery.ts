@@ -59,28 +59,34 @@ export class WebhookDelivery implements OnApplicationShutdown {
     return this.generations.get(webhookId);
   }
 
-  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal): Promise<void> {
+  /** Resolves true when the success that emptied the queue also released its lease. */
+  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal): Promise<boolean> {
     try {
       while (!signal.aborted) {
         const head = await this.repo.loadHead(webhookId, this.config.webhookBatchSize);
-        if (!head || !head.target.enabled || head.rows.length === 0 || head.state.nextAttemptAt > Date.now()) return;
+        if (!head || !head.target.enabled || head.rows.length === 0 || head.state.nextAttemptAt > Date.now()) return false;
         this.generations.set(webhookId, head.state.generation);
-        if (!(await this.attempt(head, owner, signal))) return;
+        const outcome = await this.attempt(head, owner, signal);
+        if (outcome !== 'next') return outcome === 'emptied';
       }
+      return false;
     } finally {
       this.generations.delete(webhookId);
     }
   }
 
-  /** One attempt at the head batch; true when it was delivered and more rows wait. */
-  private async attempt({ target, state, rows }: HeadBatch, owner: string, signal: AbortSignal): Promise<boolean> {
+  /**
+   * One attempt at the head batch: `next` when it was delivered and more rows wait, `emptied` when it was delivered
+   * and nothing waits (the lease went with it), `stop` otherwise.
+   */
+  private async attempt({ target, state, rows }: HeadBatch, owner: string, signal: AbortSignal): Promise<'next' | 'emptied' | 'stop'> {
     const { webhookId } = target;
     const batchId = state.batchId ?? randomUUID();
     const lastSeq = rows[rows.length - 1].seq;
     const log = this.logger.child({ webhookId, docId: target.docId, batchId });
     const started = onAttemptStarted(state.status, Date.now());
     const ref = { webhookId, generation: state.generation, owner };
-    if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchLastSeq: lastSeq }))) return false;
+    if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchLastSeq: lastSeq }))) return 'stop';
 
     const body = buildPayloadBody(target.payloadFormat, webhookId, target.docId, rows);
     const request = buildRequest({
@@ -97,7 +103,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
     } catch (err) {
       if (isAbort(err)) {
         log.info('delivery abandoned', { reason: String((signal.reason as Error)?.message ?? signal.reason) });
-        return false;
+        return 'stop';
       }
       throw err;
     }
@@ -110,16 +116,16 @@ export class WebhookDelivery implements OnApplicationShutdown {
       const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchLastSeq: lastSeq });
       if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
-        return false;
+        return 'stop';
       }
       this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
       for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000, { webhookId });
       log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
-      return rowsLeft > 0;
+      return rowsLeft > 0 ? 'next' : 'emptied';
     }
     if (!(await this.repo.recordFailure({ ...ref, status: finished, nextAttemptAt: now + step.delayMs }))) {
       log.info(RESULT_DROPPED, { outcome: result.kind });
-      return false;
+      return 'stop';
     }
     log.warn('delivery failed', {
       size: rows.length,
@@ -129,6 +135,6 @@ export class WebhookDelivery implements OnApplicationShutdown {
       error: finished.lastErrorMessage,
       retryInMs: step.delayMs,
     });
-    return false;
+    return 'stop';
   }
 }

@@ -267,7 +267,8 @@ export class DeliveryRepository {
 
   /**
    * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. Answers the rows
-   * still waiting, so the loop knows whether to go on without reading again; null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
+   * still waiting, so the loop knows whether to go on without reading again (none: the lease is released with it);
+   * null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
    * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
    * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
    */
@@ -333,7 +334,10 @@ export class DeliveryRepository {
        updated AS (
          UPDATE webhook_delivery d SET ${SET_USAGE}, num_waiting = GREATEST(d.num_waiting - x.batch_size, 0),
            status = CASE WHEN d.num_waiting - x.batch_size > 0 THEN 'sending' ELSE x.status END,
-           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = x.batch_last_seq
+           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = x.batch_last_seq,
+           -- an emptied queue is let go at once: its loop ends, and the next rows are claimed afresh
+           lease_owner = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_owner END,
+           lease_until = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_until ELSE 0 END
          FROM x WHERE ${STILL_OWNED}
          RETURNING d.webhook_id, d.num_waiting, x.previous_seq, x.batch_last_seq),
        removed AS (
