@@ -102,3 +102,24 @@ describe('storeEvents', () => {
     }
   });
 });
+
+describe('statements that lock several webhooks', () => {
+  it('never deadlock: intake, lease renewals and batched attempt records on the same webhooks at once', async () => {
+    const owner = 'instance-a';
+    const hooks = await Promise.all(Array.from({ length: 24 }, () => webhook()));
+    await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = ANY($3)', [owner, Date.now() + 60_000, hooks]);
+    // each round takes the webhooks in a different order, so only locking in one order everywhere avoids a cycle
+    const shuffled = (round: number): string[] => [...hooks].sort((a, b) => ((a.charCodeAt(round % 30) ^ round) - (b.charCodeAt(round % 30) ^ round)) || a.localeCompare(b));
+    const status = { numWaiting: 0, status: 'sending' as const, updatedTime: 1, lastSuccessTime: null, lastFailureTime: null, lastErrorMessage: null, lastHttpStatus: null, lastEventBatch: null, batchAttempts: 0 };
+    for (let round = 0; round < 100; round++) {
+      const order = shuffled(round);
+      await Promise.all([
+        repo.storeEvents(order.map((h) => received(h, round + 1, [round]))),
+        repo.storeEvents([...order].reverse().map((h) => received(h, 10_000 + round, [round]))),
+        repo.renewLeases(owner, [...order].reverse(), Date.now() + 60_000),
+        ...order.map((h) => repo.startAttempt({ webhookId: h, generation: 0, owner, status, batchId: randomUUID(), batchLastSeq: round })),
+      ]);
+    }
+    expect(await numWaiting(hooks[0])).toBe(200);
+  });
+});

@@ -116,6 +116,13 @@ const usageRecord = (s: DeliveryStatus): Record<string, unknown> => ({
 const lockedItems = (columns: string): string => `SELECT x.*, l.delivered_seq AS previous_seq
   FROM jsonb_to_recordset($1::jsonb) AS x(webhook_id uuid, generation int, owner text, ${columns}, ${USAGE_COLUMNS})
   JOIN webhook_delivery l ON l.webhook_id = x.webhook_id ORDER BY l.webhook_id FOR UPDATE OF l`;
+/**
+ * The rows of webhooks $2 leased by $1, locked in id order. Every statement that locks several delivery rows locks
+ * them in id order (intake, clearing, the batched delivery statements), so no two of them ever deadlock.
+ */
+const LOCK_IN_ORDER = `SELECT webhook_id FROM webhook_delivery WHERE lease_owner = $1 AND webhook_id = ANY($2)
+  ORDER BY webhook_id FOR UPDATE`;
+
 /** Only the loop that read this generation and still holds the lease may change the state. */
 const STILL_OWNED = 'd.webhook_id = x.webhook_id AND d.generation = x.generation AND d.lease_owner = x.owner';
 
@@ -229,19 +236,24 @@ export class DeliveryRepository {
 
   async renewLeases(owner: string, ids: string[], until: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.sql.rows('UPDATE webhook_delivery SET lease_until = $3 WHERE lease_owner = $1 AND webhook_id = ANY($2)', [owner, ids, until]);
+    await this.sql.rows(
+      `UPDATE webhook_delivery d SET lease_until = $3 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id`,
+      [owner, ids, until],
+    );
   }
 
   releaseLease(owner: string, webhookId: string): Promise<void> {
     return this.releases.call({ owner, webhookId });
   }
 
+  /** Releases the leases of one instance's loops (a Coalescer batches one instance's calls, hence one owner). */
   private async releaseLeases(leases: Array<{ owner: string; webhookId: string }>): Promise<void[]> {
-    await this.sql.rows(
-      `UPDATE webhook_delivery d SET lease_owner = NULL, lease_until = 0
-         FROM unnest($1::text[], $2::uuid[]) AS x(owner, webhook_id) WHERE d.lease_owner = x.owner AND d.webhook_id = x.webhook_id`,
-      [leases.map((l) => l.owner), leases.map((l) => l.webhookId)],
-    );
+    for (const owner of new Set(leases.map((l) => l.owner))) {
+      await this.sql.rows(
+        `UPDATE webhook_delivery d SET lease_owner = NULL, lease_until = 0 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id`,
+        [owner, leases.filter((l) => l.owner === owner).map((l) => l.webhookId)],
+      );
+    }
     return leases.map(() => undefined);
   }
 
