@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Admin, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
+import { appNodeOptions } from '../libs/runtime/app-process';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -269,7 +270,7 @@ export class AppInstance {
     this.intentionallyDown = false;
     this.port ||= await freePort();
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps', this.name, 'main.js')], {
-      env: { PATH: process.env.PATH ?? '', ...this.env, PORT: String(this.port) },
+      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: appNodeOptions(process.env), ...this.env, PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

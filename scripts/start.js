@@ -24,6 +24,8 @@ async function main() {
     ...readEnv(),
     ...process.env,
   };
+  // after the build: the apps' heap limit lives in the engine's own code
+  env.NODE_OPTIONS = require(path.join(ROOT, 'dist/libs/runtime/app-process.js')).appNodeOptions(process.env);
   const children = APPS.map((app) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [child.stdout, child.stderr]) {
