@@ -1,5 +1,7 @@
 /** Command-line options of `npm run bench`: the full defaults, the --quick preset, and explicit overrides. */
 
+import { DEFAULT_DISPATCH_CONCURRENCY } from '../libs/config';
+
 export interface BenchOptions {
   quick: boolean;
   /** Documents of the main scenario, each with TABLES_PER_DOC tables. */
@@ -23,7 +25,7 @@ export interface BenchOptions {
   docsFactor: number;
   /** Length of each raw HTTP run. */
   httpSeconds: number;
-  /** In-flight requests of the raw HTTP client: the dispatcher's DISPATCH_CONCURRENCY default. */
+  /** The dispatcher's DISPATCH_CONCURRENCY default: the raw HTTP client has as many requests in flight as it can. */
   concurrency: number;
   /** Partitions of the bench's topics: the engine's TOPIC_PARTITIONS default. */
   partitions: number;
@@ -42,7 +44,7 @@ const FULL: BenchOptions = {
   growthRows: 50_000,
   docsFactor: 10,
   httpSeconds: 10,
-  concurrency: 64,
+  concurrency: DEFAULT_DISPATCH_CONCURRENCY,
   partitions: 8,
 };
 

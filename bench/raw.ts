@@ -38,6 +38,7 @@ export async function rawKafka(kafka: Kafka, topic: string, expected: number, gr
 
 export interface RawHttpResult {
   rowsPerRequest: number;
+  concurrency: number;
   requests: number;
   ms: number;
   requestsPerSec: number;
@@ -68,5 +69,5 @@ export async function rawHttp(origin: string, body: string, rowsPerRequest: numb
     await pool.close();
   }
   const ms = Date.now() - started;
-  return { rowsPerRequest, requests, ms, requestsPerSec: perSecond(requests, ms) };
+  return { rowsPerRequest, concurrency, requests, ms, requestsPerSec: perSecond(requests, ms) };
 }

@@ -43,7 +43,7 @@ export function renderTable(r: BenchResults): string {
   if (r.raw) {
     rows.push(['1', 'raw Kafka consumer (JSON.parse only)', `${fmt(r.raw.kafka.bundlesPerSec)} bundles/s = ${fmt(r.raw.kafka.rowChangesPerSec)} row changes/s`, '']);
     for (const h of r.raw.http) {
-      rows.push(['1', `raw HTTP, ${h.rowsPerRequest}-row bodies, ${r.options.concurrency} in flight`, `${fmt(h.requestsPerSec)} req/s = ${fmt(h.requestsPerSec * h.rowsPerRequest)} rows/s`, '']);
+      rows.push(['1', `raw HTTP, ${h.rowsPerRequest}-row bodies, ${h.concurrency} in flight`, `${fmt(h.requestsPerSec)} req/s = ${fmt(h.requestsPerSec * h.rowsPerRequest)} rows/s`, '']);
     }
   }
   if (r.matcher) {

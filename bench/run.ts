@@ -58,9 +58,11 @@ async function mainScenario(ctx: Context): Promise<void> {
   const kafka = await rawKafka(s.env.kafka, s.env.actionsTopic, bundles + opts.docs, `${s.env.name}.raw`);
   await s.env.admin.deleteGroups([`${s.env.name}.raw`]).catch(() => undefined);
   log('1. raw HTTP client');
+  // as many requests in flight as the dispatcher can have here: one per webhook, up to its concurrency
+  const inFlight = Math.min(opts.concurrency, opts.webhooks);
   const http = [];
   for (const rowsPerRequest of [1, 100]) {
-    http.push(await rawHttp(receiver.url, sampleBody(rowsPerRequest), rowsPerRequest, opts.concurrency, opts.httpSeconds));
+    http.push(await rawHttp(receiver.url, sampleBody(rowsPerRequest), rowsPerRequest, inFlight, opts.httpSeconds));
   }
   const rawRowChangesPerSec = kafka.messagesPerSec * opts.bundleRows;
   results.raw = { kafka: { bundlesPerSec: kafka.messagesPerSec, rowChangesPerSec: rawRowChangesPerSec, messages: kafka.messages, ms: kafka.ms }, http };

@@ -4,6 +4,9 @@
  */
 export type AppName = 'config-api' | 'matcher' | 'dispatcher';
 
+/** Webhooks one dispatcher delivers to at once, unless DISPATCH_CONCURRENCY says otherwise (the bench's raw HTTP too). */
+export const DEFAULT_DISPATCH_CONCURRENCY = 1000;
+
 export interface EngineConfig {
   app: AppName;
   kafkaBrokers: string[];
@@ -102,7 +105,7 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
     triggerMaxAttempts: integer('TRIGGER_MAX_ATTEMPTS', 20, 1, 1_000_000),
     webhookBatchSize: integer('WEBHOOK_BATCH_SIZE', 100, 1, 10_000),
     webhookTimeoutMs: integer('WEBHOOK_TIMEOUT_MS', 30000, 1, 3_600_000),
-    dispatchConcurrency: integer('DISPATCH_CONCURRENCY', 1000, 1, 100_000),
+    dispatchConcurrency: integer('DISPATCH_CONCURRENCY', DEFAULT_DISPATCH_CONCURRENCY, 1, 100_000),
     matcherGroupId: text('MATCHER_GROUP_ID', 'webhook-matcher'),
     dispatcherGroupId: text('DISPATCHER_GROUP_ID', 'webhook-dispatcher'),
     topicPartitions: integer('TOPIC_PARTITIONS', 8, 1, 1000),
