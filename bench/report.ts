@@ -25,6 +25,8 @@ export interface BenchResults {
   endToEnd?: {
     max: { rowChangesPublished: number; rowsDelivered: number; ms: number; rowsDeliveredPerSec: number };
     latency: LatencySummary & { rowChangesPerSec: number; seconds: number; publishedRowChangesPerSec: number };
+    /** Means from the dispatcher's lag histograms over 4b: bundle appended → event queued → rows delivered. */
+    stages: { queuedMeanMs: number; deliveredMeanMs: number };
   };
   isolation?: { hangingWebhooks: number; healthy: LatencySummary; ratioToLatencyP99: number; hangingRequests: number };
   growth?: { runs: GrowthRun[]; ratioLargestToSmallest: number | null; moreDocsRatio: number | null };
@@ -72,6 +74,13 @@ export function renderTable(r: BenchResults): string {
       `end to end latency at ${fmt(l.rowChangesPerSec)} row changes/s, ${l.seconds} s`,
       `p50 ${ms(l.p50)}, p95 ${ms(l.p95)}, p99 ${ms(l.p99)}, max ${ms(l.max)} (${fmt(l.count)} rows)`,
       `p99 <= 250 ms${verdict(l.p99 <= 250)}`,
+    ]);
+    const { stages } = r.endToEnd;
+    rows.push([
+      '4b',
+      'where the time goes (means)',
+      `bundle appended -> queued in Postgres ${ms(stages.queuedMeanMs)} (matcher, intake); -> delivered ${ms(stages.deliveredMeanMs)}`,
+      '',
     ]);
   }
   if (r.isolation) {

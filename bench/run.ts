@@ -11,13 +11,16 @@ import { BenchOptions, parseOptions } from './options';
 import { rawHttp, rawKafka } from './raw';
 import { Receiver } from './receiver-client';
 import { BenchResults, GrowthRun, renderTable } from './report';
-import { Scenario } from './scenario';
+import { LagTotal, Scenario } from './scenario';
 import { runId, summarize } from './util';
 import { sampleBody } from './workload';
 
 const log = (msg: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
+
+/** Mean of a histogram's observations between two readings, in ms. */
+const meanMs = (before: LagTotal, after: LagTotal): number => ((after.sum - before.sum) / (after.count - before.count)) * 1000;
 
 /** Generous bounds for each wait, so a stuck engine fails the run instead of hanging it. */
 const timeoutFor = (rowChanges: number): number => 120_000 + rowChanges * 10;
@@ -91,12 +94,18 @@ async function mainScenario(ctx: Context): Promise<void> {
 
   log(`4b. end to end latency at ${opts.rate} row changes/s for ${opts.seconds} s`);
   await receiver.reset(true);
+  const lagBefore = await s.lagTotals();
   const steady = await s.publishAtRate(opts.rate, opts.seconds);
   await s.drained(timeout);
   const latency = summarize((await receiver.stats(true)).latencies ?? []);
+  const lagAfter = await s.lagTotals();
   results.endToEnd = {
     max: { rowChangesPublished: opts.rows, rowsDelivered: max.rows, ms: max.ms, rowsDeliveredPerSec: max.rowsPerSec },
     latency: { ...latency, rowChangesPerSec: opts.rate, seconds: opts.seconds, publishedRowChangesPerSec: (steady.bundles * opts.bundleRows * 1000) / steady.ms },
+    stages: {
+      queuedMeanMs: meanMs(lagBefore.queued, lagAfter.queued),
+      deliveredMeanMs: meanMs(lagBefore.delivered, lagAfter.delivered),
+    },
   };
 
   const every = Math.round(1 / opts.hangingShare);

@@ -44,6 +44,12 @@ export interface DeliveryRun {
   rowsPerRequest: number;
 }
 
+/** Sum and count of a histogram's observations. */
+export interface LagTotal {
+  sum: number;
+  count: number;
+}
+
 export class Scenario {
   readonly apps = new Map<AppName, App>();
   webhooks: CreatedWebhook[] = [];
@@ -286,6 +292,13 @@ export class Scenario {
       timeoutMs,
       POLL_MS,
     );
+  }
+
+  /** Totals of the dispatcher's lag histograms (every webhook), so a phase can take their means. */
+  async lagTotals(): Promise<{ queued: LagTotal; delivered: LagTotal }> {
+    const m = await this.app('dispatcher').metrics();
+    const total = (name: string): LagTotal => ({ sum: m.get(`${name}_sum`) ?? m.get(`${name}_sum:sum`) ?? 0, count: m.get(`${name}_count`) ?? m.get(`${name}_count:sum`) ?? 0 });
+    return { queued: total('dispatcher_intake_lag_seconds'), delivered: total('dispatcher_end_to_end_lag_seconds') };
   }
 
   /** The receiver's counts for the current phase, as a delivery rate from the first request to the last. */
