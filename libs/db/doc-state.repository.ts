@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { Queryable, Sql } from './sql';
+import { Sql } from './sql';
 import { DocSchema } from '../domain';
 
 /** Row values keyed by column ref. */
@@ -76,64 +76,70 @@ export class DocStateRepository {
     return result;
   }
 
-  /** Applies every document's changes in one transaction (batched statements, no per-row round trip). */
+  /**
+   * Applies every document's changes in one statement (one round trip), but only to documents still at the actionNum
+   * their batch started from: a partition that moved to another instance mid-batch must not have its newer state
+   * overwritten. Such documents are left as they are and named in the error thrown, so the batch is read again.
+   */
   async save(changes: DocChanges[]): Promise<void> {
     if (changes.length === 0) return;
-    await this.sql.transaction(async (m: Queryable): Promise<void> => {
-      const cleared = changes.flatMap((c) => c.clearedTables.map((t) => [c.docId, t] as const));
-      if (cleared.length > 0) {
-        await m.rows(
-          `DELETE FROM doc_rows WHERE (doc_id, table_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-          [cleared.map((c) => c[0]), cleared.map((c) => c[1])],
-        );
+    const cleared = { doc: [] as string[], table: [] as string[] };
+    const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
+    const upserts = { doc: [] as string[], table: [] as string[], row: [] as number[], values: [] as string[] };
+    for (const c of changes) {
+      for (const table of c.clearedTables) (cleared.doc.push(c.docId), cleared.table.push(table));
+      for (const { tableRef, rowId, values } of c.rows.values()) {
+        const target = values === null ? deletes : upserts;
+        target.doc.push(c.docId);
+        target.table.push(tableRef);
+        target.row.push(rowId);
+        if (values !== null) upserts.values.push(JSON.stringify(values));
       }
-      const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
-      const upserts = { doc: [] as string[], table: [] as string[], row: [] as number[], values: [] as string[] };
-      for (const c of changes) {
-        for (const { tableRef, rowId, values } of c.rows.values()) {
-          const target = values === null ? deletes : upserts;
-          target.doc.push(c.docId);
-          target.table.push(tableRef);
-          target.row.push(rowId);
-          if (values !== null) upserts.values.push(JSON.stringify(values));
-        }
-      }
-      if (deletes.row.length > 0) {
-        await m.rows(
-          `DELETE FROM doc_rows WHERE (doc_id, table_ref, row_id) IN
-             (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))`,
-          [deletes.doc, deletes.table, deletes.row],
-        );
-      }
-      // unnest arrays keep each statement at 4 bind parameters whatever the number of rows
-      for (let i = 0; i < upserts.row.length; i += 5000) {
-        await m.rows(
-          `INSERT INTO doc_rows (doc_id, table_ref, row_id, fields)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[])
-           ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields`,
-          [upserts.doc.slice(i, i + 5000), upserts.table.slice(i, i + 5000), upserts.row.slice(i, i + 5000), upserts.values.slice(i, i + 5000)],
-        );
-      }
-      // only from the actionNum this batch started from: a partition that moved to another instance mid-batch
-      // must not have its newer state overwritten (the throw rolls everything back; the batch is read again)
-      const saved: Array<{ doc_id: string }> = await m.rows(
-        `INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
+    }
+    // The statements of one WITH see the same snapshot and must not change the same row twice: a cleared table
+    // keeps the rows written again after the clear, and the upsert overwrites them. unnest arrays keep the
+    // statement at a fixed number of bind parameters whatever the number of rows.
+    const saved: Array<{ doc_id: string }> = await this.sql.rows(
+      `WITH saved AS (
+         INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
            SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
          ON CONFLICT (doc_id) DO UPDATE
            SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
            WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
-         RETURNING doc_id`,
-        [
-          changes.map((c) => c.docId),
-          changes.map((c) => c.lastActionNum),
-          changes.map((c) => JSON.stringify(c.schema)),
-          changes.map((c) => c.previousActionNum),
-        ],
-      );
-      if (saved.length !== changes.length) {
-        const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
-        throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
-      }
-    });
+         RETURNING doc_id),
+       upsert AS (
+         SELECT * FROM unnest($10::text[], $11::text[], $12::int[], $13::jsonb[]) AS u(doc, tab, row_id, fields)
+          WHERE u.doc IN (SELECT doc_id FROM saved)),
+       cleared AS (
+         DELETE FROM doc_rows r USING unnest($5::text[], $6::text[]) AS c(doc, tab)
+          WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND c.doc IN (SELECT doc_id FROM saved)
+            AND NOT EXISTS (SELECT 1 FROM upsert u WHERE u.doc = r.doc_id AND u.tab = r.table_ref AND u.row_id = r.row_id)),
+       deleted AS (
+         DELETE FROM doc_rows r USING unnest($7::text[], $8::text[], $9::int[]) AS c(doc, tab, row_id)
+          WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND r.row_id = c.row_id AND c.doc IN (SELECT doc_id FROM saved)),
+       upserted AS (
+         INSERT INTO doc_rows (doc_id, table_ref, row_id, fields) SELECT doc, tab, row_id, fields FROM upsert
+         ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields)
+       SELECT doc_id FROM saved`,
+      [
+        changes.map((c) => c.docId),
+        changes.map((c) => c.lastActionNum),
+        changes.map((c) => JSON.stringify(c.schema)),
+        changes.map((c) => c.previousActionNum),
+        cleared.doc,
+        cleared.table,
+        deletes.doc,
+        deletes.table,
+        deletes.row,
+        upserts.doc,
+        upserts.table,
+        upserts.row,
+        upserts.values,
+      ],
+    );
+    if (saved.length !== changes.length) {
+      const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
+      throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
+    }
   }
 }

@@ -1,0 +1,59 @@
+/** The matcher's document state statement against the real database: what a save writes, and what it refuses. */
+import { DataSource } from 'typeorm';
+import { openDatabase } from '../libs/db/data-source';
+import { DocChanges, DocStateRepository, StoredRowValues } from '../libs/db/doc-state.repository';
+import { emptySchema } from '../libs/domain';
+import { createTestDatabase, TestDatabase } from './support/harness';
+
+let db: TestDatabase;
+let source: DataSource;
+let repo: DocStateRepository;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  source = await openDatabase(db.url, 2);
+  repo = new DocStateRepository(source);
+});
+
+afterAll(async () => {
+  await source.destroy();
+  await db.drop();
+});
+
+function changes(docId: string, from: number, to: number, rows: Array<[string, number, StoredRowValues | null]>, clearedTables: string[] = []): DocChanges {
+  return {
+    docId,
+    previousActionNum: from,
+    lastActionNum: to,
+    schema: emptySchema(),
+    clearedTables,
+    rows: new Map(rows.map(([tableRef, rowId, values]) => [`${tableRef}\u0000${rowId}`, { tableRef, rowId, values }])),
+  };
+}
+
+const stored = async (docId: string): Promise<Array<[string, number, unknown]>> =>
+  (await db.query<{ table_ref: string; row_id: number; fields: unknown }>(
+    'SELECT table_ref, row_id, fields FROM doc_rows WHERE doc_id = $1 ORDER BY table_ref, row_id',
+    [docId],
+  )).map((r) => [r.table_ref, r.row_id, r.fields]);
+
+describe('DocStateRepository.save', () => {
+  it('writes, overwrites and deletes rows, and clears tables while keeping the rows written again after the clear', async () => {
+    await repo.save([changes('a', 0, 1, [['t1', 1, { c: 1 }], ['t1', 2, { c: 2 }], ['t1', 3, { c: 3 }], ['t2', 1, { c: 9 }]])]);
+    await repo.save([changes('a', 1, 2, [['t1', 2, { c: 20 }], ['t2', 1, null], ['t2', 5, { c: 5 }]], ['t1'])]);
+    expect(await stored('a')).toEqual([['t1', 2, { c: 20 }], ['t2', 5, { c: 5 }]]);
+    expect((await repo.loadDocs(['a'])).get('a')?.lastActionNum).toBe(2);
+  });
+
+  it('leaves a document moved by another matcher as it is, saves the others, and names it', async () => {
+    await repo.save([changes('b', 0, 3, [['t', 1, { v: 'b3' }]]), changes('c', 0, 3, [['t', 1, { v: 'c3' }]])]);
+    // this batch started from actionNum 1, but 3 is stored: another instance went further meanwhile
+    await expect(
+      repo.save([changes('b', 1, 2, [['t', 1, { v: 'stale' }]], ['t']), changes('c', 3, 4, [['t', 1, { v: 'c4' }]])]),
+    ).rejects.toThrow('document state changed by another matcher meanwhile: b');
+    expect(await stored('b')).toEqual([['t', 1, { v: 'b3' }]]);
+    expect(await stored('c')).toEqual([['t', 1, { v: 'c4' }]]);
+    const docs = await repo.loadDocs(['b', 'c']);
+    expect([docs.get('b')?.lastActionNum, docs.get('c')?.lastActionNum]).toEqual([3, 4]);
+  });
+});
