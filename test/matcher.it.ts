@@ -591,7 +591,9 @@ describe('matcher crash safety', () => {
       rig.matcher = await startApp('matcher', rig.env);
     };
 
-    // 1. killed after publishing a batch's events, while saving its state: a row lock holds the save
+    // 1. killed after publishing a batch's events, while saving its state: a row lock holds the save. The save is
+    // one statement, so it may still land once the lock goes; if not, the batch is matched again. Either way the
+    // events on the topic are the same.
     const lock = new Client({ connectionString: rig.db.url });
     await lock.connect();
     await lock.query('BEGIN');
@@ -618,8 +620,6 @@ describe('matcher crash safety', () => {
     await waitFor('all 300 events', () => distinct() >= 300, 40_000);
     for (const docId of docs) await rig.settled(docId, 61);
     checkEvents(rig, hooks, 61);
-    // the batch whose save was held was matched again: its events are on the topic twice, identical
-    expect(rig.events.messages.length).toBeGreaterThan(300);
   }, 100_000);
 });
 
