@@ -1,18 +1,20 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, Message, Partitioners, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
+import { payloadEventEncoder } from '../../libs/matching';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { slicesUnder, startBatchConsumer } from '../../libs/runtime/kafka';
+import { Outgoing, rememberKeyPartitions, slicesOf, startBatchConsumer } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
 
-/** Documents of different partitions are matched in parallel; each partition keeps its order. */
-const PARTITIONS_AT_ONCE = 3;
-/** Bundles matched, published and saved together: bounds the work between two heartbeats. */
-const CHUNK = 1000;
+/**
+ * Bundles matched, published and saved together: bounds the work between two heartbeats, and the payload events
+ * held at once (each bundle may fire every webhook of its table).
+ */
+const CHUNK = 250;
 
 /**
  * Bytes of messages per produce request. The broker refuses a record batch over the topic's max.message.bytes
@@ -40,7 +42,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.docs = new DocStateRepository(db);
-    this.producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+    this.producer = kafka.producer({ createPartitioner: rememberKeyPartitions, idempotent: true, maxInFlightRequests: 1 });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -49,7 +51,9 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       groupId: this.config.matcherGroupId,
       topic: this.config.actionsTopic,
       logger: this.logger,
-      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
+      // every partition at once, each in its order: a batch does not wait behind the other partitions' round trips,
+      // and partitions hold distinct documents (key = docId), so their writes never wait on each other
+      partitionsConsumedConcurrently: this.config.topicPartitions,
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
@@ -76,15 +80,21 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   private async handleChunk(messages: ActionMessage[], partition: number): Promise<void> {
     const matched = await this.processor.process(messages);
     const { actionsTopic, eventsTopic } = this.config;
-    const outgoing: Array<{ topic: string; message: Message }> = matched.events.map((e) => ({
-      topic: eventsTopic,
-      message: { key: e.webhookId, value: JSON.stringify(e) },
-    }));
-    for (const { message, reason } of matched.deadLetters) {
-      outgoing.push({ topic: `${actionsTopic}.dlq`, message: { key: message.key, value: message.value, headers: { 'dlq-reason': reason } } });
-      this.logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
+    const encode = payloadEventEncoder();
+    const logger = this.logger;
+    // Encoded as the slices are sent, so only one slice of serialized events is held at a time.
+    function* outgoing(): Generator<Outgoing> {
+      for (const e of matched.events) {
+        const value = encode(e);
+        yield { topic: eventsTopic, message: { key: e.webhookId, value }, bytes: Buffer.byteLength(value) };
+      }
+      for (const { message, reason } of matched.deadLetters) {
+        logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
+        const dead = { key: message.key, value: message.value, headers: { 'dlq-reason': reason } };
+        yield { topic: `${actionsTopic}.dlq`, message: dead, bytes: message.value?.length ?? 0 };
+      }
     }
-    for (const slice of slicesUnder(outgoing, SEND_BYTES)) {
+    for (const slice of slicesOf(outgoing(), SEND_BYTES)) {
       const byTopic = new Map<string, Message[]>();
       for (const { topic, message } of slice) {
         const messages = byTopic.get(topic) ?? [];

@@ -48,6 +48,11 @@ interface FinalRow {
   values: StoredRow | null;
   /** Columns whose value differs from before the bundle, in schema order; computed once, on first need. */
   changed?: ColumnDef[];
+  /**
+   * The payload row of each event type, built once: it depends on the row only, so every webhook firing for it
+   * shares one object (and the shell serializes it once).
+   */
+  payloads?: Partial<Record<EventType, PayloadRow>>;
 }
 
 /**
@@ -61,7 +66,8 @@ export function applyBundle(
   bundleTime: number,
 ): BundleOutcome {
   const applied = applyActions(state, bundle.actions);
-  const finalRows = new Map<string, FinalRow[]>();
+  /** Touched tables that still exist, by ref, with their touched rows. */
+  const touchedTables = new Map<string, { table: TableDef; rows: FinalRow[] }>();
   const rowWrites: RowWrite[] = [];
   for (const table of applied.schema.tables) {
     const touched = applied.tables.get(table.ref);
@@ -69,7 +75,7 @@ export function applyBundle(
     const rows = [...touched.rows.values()]
       .sort((a, b) => a.id - b.id)
       .map((row): FinalRow => ({ touched: row, values: row.after === null ? null : normalize(row.after, table) }));
-    finalRows.set(table.ref, rows);
+    touchedTables.set(table.ref, { table, rows });
     for (const row of rows) {
       // A cleared table loses every stored row anyway: its deletions need no write.
       if (row.values === null && touched.cleared) continue;
@@ -79,14 +85,20 @@ export function applyBundle(
 
   const events: WebhookEvents[] = [];
   if (!isCalculate(bundle)) {
+    const target = (w: WebhookRule) => (w.tableRef === null ? undefined : touchedTables.get(w.tableRef));
+    // only webhooks of a touched table can fire: they alone are sorted and matched
     const candidates = webhooks
-      .filter((w) => w.docId === bundle.docId && w.enabled && w.activeSince <= bundleTime)
+      .filter((w) => w.docId === bundle.docId && w.enabled && w.activeSince <= bundleTime && target(w))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Webhooks of one table with the same effective rule fire the same rows: matched once, the array shared.
+    const byRule = new Map<string, PayloadRow[]>();
     for (const webhook of candidates) {
-      const table = applied.schema.tables.find((t) => t.ref === webhook.tableRef);
-      const rows = table && finalRows.get(table.ref);
-      if (!table || !rows) continue;
-      const payloadRows = matchRows(webhook, table, rows);
+      const touched = target(webhook);
+      if (!touched) continue;
+      const { table, rows } = touched;
+      const rule = effectiveRule(webhook, table);
+      let payloadRows = byRule.get(rule.key);
+      if (!payloadRows) byRule.set(rule.key, (payloadRows = matchRows(rule, table, rows)));
       if (payloadRows.length > 0) events.push({ webhookId: webhook.id, tableId: table.id, rows: payloadRows });
     }
   }
@@ -100,46 +112,69 @@ function isCalculate(bundle: ActionBundle): boolean {
   return bundle.userActions.length === 1 && Array.isArray(first) && first[0] === 'Calculate';
 }
 
-function matchRows(webhook: WebhookRule, table: TableDef, rows: FinalRow[]): PayloadRow[] {
+/** What decides which rows fire a webhook on a table; `key` is equal for equal rules on that table. */
+interface EffectiveRule {
+  key: string;
+  ready: ColumnDef | undefined;
+  watched: Set<string>;
+  types: Set<EventType>;
+}
+
+function effectiveRule(webhook: WebhookRule, table: TableDef): EffectiveRule {
   // A ready column or watched columns no longer in the table are ignored (SPEC section 3).
   const ready = findColumnByRef(table, webhook.readyColRef);
   const watched = new Set(webhook.watchedColRefs.filter((ref) => findColumnByRef(table, ref)));
   const types = new Set<EventType>(webhook.eventTypes);
+  // Refs are minted as `t<n>`/`c<n>` and types are words: '|' and ',' cannot occur in them.
+  const key = `${table.ref}|${ready?.ref ?? ''}|${[...watched].sort().join(',')}|${[...types].sort().join(',')}`;
+  return { key, ready, watched, types };
+}
+
+function matchRows(rule: EffectiveRule, table: TableDef, rows: FinalRow[]): PayloadRow[] {
   const payloadRows: PayloadRow[] = [];
   for (const row of rows) {
-    const payloadRow = matchRow(row, table, ready, watched, types);
+    const payloadRow = matchRow(row, table, rule);
     if (payloadRow) payloadRows.push(payloadRow);
   }
   return payloadRows;
 }
 
-function matchRow(
-  row: FinalRow,
-  table: TableDef,
-  ready: ColumnDef | undefined,
-  watched: Set<string>,
-  types: Set<EventType>,
-): PayloadRow | undefined {
+function matchRow(row: FinalRow, table: TableDef, { ready, watched, types }: EffectiveRule): PayloadRow | undefined {
   const { touched, values } = row;
   if (values === null) {
     // Added then removed fires nothing; a row never ready was never sent, so its removal is not news either.
     if (touched.origin === 'added' || !types.has('remove')) return undefined;
     if (ready && !wasReady(touched, ready)) return undefined;
-    const fields = touched.lastKnown ? fieldsOf(table, normalize(touched.lastKnown, table)) : {};
-    return { type: 'remove', id: touched.id, fields, previous: {}, changedColIds: [] };
+    return payloadOf(row, table, 'remove');
   }
   if (ready && values[ready.ref] !== true) return undefined;
   if (touched.origin === 'added' || (ready && !wasReady(touched, ready))) {
-    return types.has('add')
-      ? { type: 'add', id: touched.id, fields: fieldsOf(table, values), previous: {}, changedColIds: [] }
-      : undefined;
+    return types.has('add') ? payloadOf(row, table, 'add') : undefined;
   }
   if (!types.has('update')) return undefined;
   const changed = (row.changed ??= changedColumns(touched, table, values));
   if (!changed.some((c) => watched.size === 0 || watched.has(c.ref))) return undefined;
+  return payloadOf(row, table, 'update');
+}
+
+/** The row's payload for an event type, built on first need. */
+function payloadOf(row: FinalRow, table: TableDef, type: EventType): PayloadRow {
+  const payloads = (row.payloads ??= {});
+  return (payloads[type] ??= buildPayload(row, table, type));
+}
+
+function buildPayload(row: FinalRow, table: TableDef, type: EventType): PayloadRow {
+  const { touched, values } = row;
+  // Only a removed row has no values, and a removed row fires `remove` only.
+  if (values === null) {
+    const fields = touched.lastKnown ? fieldsOf(table, normalize(touched.lastKnown, table)) : {};
+    return { type: 'remove', id: touched.id, fields, previous: {}, changedColIds: [] };
+  }
+  if (type === 'add') return { type, id: touched.id, fields: fieldsOf(table, values), previous: {}, changedColIds: [] };
+  const changed = (row.changed ??= changedColumns(touched, table, values));
   const before = touched.before;
   return {
-    type: 'update',
+    type,
     id: touched.id,
     fields: fieldsOf(table, values),
     // Old values of an unseen row are unknown: they are left out rather than invented.

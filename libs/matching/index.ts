@@ -1,3 +1,4 @@
 export * from './parse-bundle';
 export * from './doc-state';
 export * from './firing';
+export * from './encode-event';
