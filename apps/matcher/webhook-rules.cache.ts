@@ -20,8 +20,10 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   /** When the last refresh began: the cache holds every webhook change committed before it. */
   private refreshedAt = 0;
   private timer: NodeJS.Timeout | null = null;
-  /** The last refresh queued: refreshes run one at a time, so an older read never replaces a newer one. */
-  private refreshing: Promise<void> = Promise.resolve();
+  /** Refreshes run one at a time, so an older read never replaces a newer one. */
+  private running: Promise<void> | null = null;
+  /** The refresh after the running one, shared by every caller meanwhile: it starts after all of them asked. */
+  private queued: Promise<void> | null = null;
 
   constructor(db: DataSource, @Inject(LOGGER) private readonly logger: Logger) {
     this.repo = new WebhookRepository(db);
@@ -57,10 +59,14 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   }
 
   refresh(): Promise<void> {
-    // The poll and a batch's ensureFresherThan may both ask: run them in turn, never interleaved.
-    const next = this.refreshing.then(() => this.load());
-    this.refreshing = next.catch(() => undefined);
-    return next;
+    if (!this.running) return (this.running = this.load().finally(() => (this.running = null)));
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        return this.refresh();
+      });
+    return this.queued;
   }
 
   private async load(): Promise<void> {
