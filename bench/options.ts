@@ -41,7 +41,7 @@ const FULL: BenchOptions = {
   seconds: 60,
   hangingShare: 0.1,
   growthWebhooks: [100, 1000, 10_000],
-  growthRows: 50_000,
+  growthRows: 100_000,
   docsFactor: 10,
   httpSeconds: 10,
   concurrency: DEFAULT_DISPATCH_CONCURRENCY,
@@ -56,7 +56,7 @@ const QUICK: Partial<BenchOptions> = {
   rows: 10_000,
   seconds: 8,
   growthWebhooks: [100, 300, 1000],
-  growthRows: 4000,
+  growthRows: 20_000,
   httpSeconds: 3,
 };
 

@@ -226,14 +226,15 @@ export class Scenario {
   }
 
   /**
-   * Starts the matcher on bundles already in the topic and times it until it applied them all, from its first
-   * applied bundle (its start-up and group join are not counted), by polling its /metrics.
+   * Starts the matcher on bundles already in the topic and times it until it applied them all, from the last poll
+   * of its /metrics that saw nothing applied yet (its start-up and group join are not counted; the window is at
+   * most one poll longer than the work).
    */
   async runMatcher(timeoutMs: number): Promise<MatcherRun> {
     const matcher = await this.start('matcher');
     const expected = this.rowBundles - this.matcherBase;
-    let first: { at: number; bundles: number; rows: number; events: number } | null = null;
-    let last = { at: 0, bundles: 0, rows: 0, events: 0 };
+    let idle = { at: Date.now(), bundles: 0, rows: 0, events: 0 };
+    let last = idle;
     await waitFor(
       `the matcher to apply ${expected} bundles`,
       async () => {
@@ -245,23 +246,21 @@ export class Scenario {
           rows: m.get('matcher_row_changes_total') ?? 0,
           events: m.get('matcher_payload_events_total') ?? 0,
         };
-        if (!first && sample.bundles > 0) first = sample;
+        if (sample.bundles === 0) idle = sample;
         last = sample;
         return sample.bundles >= expected && saved;
       },
       timeoutMs,
       POLL_MS,
     );
-    const start = first ?? last;
-    const ms = last.at - start.at;
-    // the rows of the first sample were applied before the window opened
+    const ms = last.at - idle.at;
     return {
       bundles: last.bundles,
       rowChanges: last.rows,
       payloadEvents: last.events,
       ms,
-      rowChangesPerSec: perSecond(last.rows - start.rows, ms),
-      payloadEventsPerSec: perSecond(last.events - start.events, ms),
+      rowChangesPerSec: perSecond(last.rows, ms),
+      payloadEventsPerSec: perSecond(last.events, ms),
     };
   }
 
