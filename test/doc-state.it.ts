@@ -56,4 +56,22 @@ describe('DocStateRepository.save', () => {
     const docs = await repo.loadDocs(['b', 'c']);
     expect([docs.get('b')?.lastActionNum, docs.get('c')?.lastActionNum]).toEqual([3, 4]);
   });
+
+  it('loads whole tables and single rows of several documents in one read', async () => {
+    await repo.save([
+      changes('d1', 0, 1, [['t1', 1, { v: 11 }], ['t1', 2, { v: 12 }], ['t2', 1, { v: 21 }], ['t2', 2, { v: 22 }]]),
+      changes('d2', 0, 1, [['t1', 1, { v: 'x' }], ['t1', 2, { v: 'y' }]]),
+    ]);
+    const loaded = await repo.loadRows(new Map([
+      ['d1', new Map<string, number[] | 'all'>([['t1', 'all'], ['t2', [2, 3]]])],
+      ['d2', new Map<string, number[] | 'all'>([['t1', [1]]])],
+    ]));
+    const flat = [...loaded].flatMap(([doc, tables]) => [...tables].flatMap(([table, rows]) => [...rows].map(([id, v]) => [doc, table, id, v])));
+    expect(flat.sort()).toEqual([
+      ['d1', 't1', 1, { v: 11 }],
+      ['d1', 't1', 2, { v: 12 }],
+      ['d1', 't2', 2, { v: 22 }],
+      ['d2', 't1', 1, { v: 'x' }],
+    ]);
+  });
 });
