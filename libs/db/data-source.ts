@@ -1,9 +1,10 @@
 import { DataSource } from 'typeorm';
 import { InitialSchema1764430000000 } from './migrations/1764430000000-initial-schema';
 import { DeliveredSeq1764430000001 } from './migrations/1764430000001-delivered-seq';
+import { QueuePrimaryKey1764430000002 } from './migrations/1764430000002-queue-primary-key';
 
 /** Migrations in order; never `synchronize`. */
-export const MIGRATIONS = [InitialSchema1764430000000, DeliveredSeq1764430000001];
+export const MIGRATIONS = [InitialSchema1764430000000, DeliveredSeq1764430000001, QueuePrimaryKey1764430000002];
 
 export interface PoolOptions {
   poolSize?: number;
