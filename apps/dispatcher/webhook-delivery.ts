@@ -119,7 +119,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
         return 'stop';
       }
       this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
-      for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000, { webhookId });
+      for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000);
       log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
       return rowsLeft > 0 ? 'next' : 'emptied';
     }
