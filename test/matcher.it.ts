@@ -18,6 +18,7 @@ import {
   TestDatabase,
   TestKafka,
   TopicCollector,
+  TopicMessage,
   uniqueName,
   waitFor,
 } from './support/harness';
@@ -305,6 +306,27 @@ describe('matcher', () => {
     // watched columns filter updates, previous still holds every changed column
     expect((await rig.eventFor(watched, 3)).rows).toEqual([row5]);
     expect(rig.eventsOf(other).map((e) => e.actionNum)).toEqual([2]);
+  });
+
+  it('splits an event too large for one message into parts of consecutive rows, each with its own id', async () => {
+    const doc = docId('import');
+    await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'Rows', [{ id: 'Text', type: 'Text' }]]] });
+    await rig.applied(doc, 1);
+    const w = await rig.createWebhook(doc, { tableId: 'Rows', eventTypes: ['add'] });
+    // an import: 4,000 rows of 200 characters, about 1 MB of payload for one webhook
+    const ids = Array.from({ length: 4000 }, (_, i) => i + 1);
+    await rig.publish({ docId: doc, actionNum: 2, actions: [['BulkAddRecord', 'Rows', ids, { Text: ids.map((id) => `${id}`.padEnd(200, '.')) }]] });
+    await rig.settled(doc, 2);
+    const messages = (await waitFor('every part', () => {
+      const found = rig.events.messages.filter((m) => m.key === w);
+      const rows = found.reduce((n, m) => n + (JSON.parse(m.value as string) as PayloadEvent).rows.length, 0);
+      return rows >= ids.length ? found : undefined;
+    })) as TopicMessage[];
+    const parts = messages.map((m) => JSON.parse(m.value as string) as PayloadEvent);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.map((p) => p.eventId)).toEqual([`${doc}:2:${w}`, ...parts.slice(1).map((_, i) => `${doc}:2:${w}:part${i + 2}`)]);
+    for (const m of messages) expect(Buffer.byteLength(m.value as string)).toBeLessThanOrEqual(512 * 1024);
+    expect(parts.flatMap((p) => p.rows.map((r) => r.id))).toEqual(ids);
   });
 
   it('skips duplicates (same or lower actionNum), allows gaps and keeps the order of a document', async () => {

@@ -3,7 +3,7 @@ import { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
-import { payloadEventEncoder } from '../../libs/matching';
+import { payloadEventEncoder, splitPayloadEvent } from '../../libs/matching';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { Outgoing, rememberKeyPartitions, slicesOf, startBatchConsumer } from '../../libs/runtime/kafka';
@@ -21,6 +21,11 @@ const CHUNK = 250;
  * (1 MB by default), and a chunk of bundles can yield far more events than that.
  */
 const SEND_BYTES = 512 * 1024;
+/**
+ * A larger payload event goes as several (splitPayloadEvent): one message must fit even a topic left at the
+ * broker's 1 MB default, or the batch would be refused on every retry and its partition would stop for good.
+ */
+const EVENT_BYTES = SEND_BYTES;
 
 /**
  * The only consumer of the doc-actions topic. Per batch: match, publish payload events and dead letters, save the
@@ -86,7 +91,17 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     function* outgoing(): Generator<Outgoing> {
       for (const e of matched.events) {
         const value = encode(e);
-        yield { topic: eventsTopic, message: { key: e.webhookId, value }, bytes: Buffer.byteLength(value) };
+        const bytes = Buffer.byteLength(value);
+        if (bytes <= EVENT_BYTES) {
+          yield { topic: eventsTopic, message: { key: e.webhookId, value }, bytes };
+          continue;
+        }
+        const parts = splitPayloadEvent(e, EVENT_BYTES);
+        logger.info('payload event split', { docId: e.docId, actionNum: e.actionNum, webhookId: e.webhookId, bytes, parts: parts.length });
+        for (const part of parts) {
+          const json = JSON.stringify(part);
+          yield { topic: eventsTopic, message: { key: part.webhookId, value: json }, bytes: Buffer.byteLength(json) };
+        }
       }
       for (const { message, reason } of matched.deadLetters) {
         logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
