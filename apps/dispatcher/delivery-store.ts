@@ -5,14 +5,14 @@ import { createDataSource } from '../../libs/db/data-source';
 import { DeliveryRepository } from '../../libs/db/delivery.repository';
 import { CONFIG } from '../../libs/runtime/core.module';
 
-/**
- * The delivery loops' own connection pool, sized for their concurrency, with asynchronous commits: losing the last
- * delivery records in a database crash only means batches are sent again. Intake keeps the durable pool, since
- * Kafka offsets are committed on the strength of its writes.
- */
 /** The loops' statements are gathered into a few round trips at a time (Coalescer), whatever their number. */
 const DELIVERY_POOL_SIZE = 12;
 
+/**
+ * The delivery loops' own connection pool, with asynchronous commits: losing the last
+ * delivery records in a database crash only means batches are sent again. Intake keeps the durable pool, since
+ * Kafka offsets are committed on the strength of its writes.
+ */
 @Injectable()
 export class DeliveryStore implements OnApplicationShutdown {
   readonly repo: DeliveryRepository;

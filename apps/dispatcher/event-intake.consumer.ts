@@ -48,8 +48,8 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
       groupId: this.config.dispatcherGroupId,
       topic: this.config.eventsTopic,
       logger: this.logger,
-      // every partition at once: a partition's webhooks are its own (key = webhookId), so their transactions never
-      // wait on each other, and a batch does not wait behind the other partitions' commits
+      // every partition at once: a partition's webhooks are its own (key = webhookId), so their statements never
+      // wait on each other, and a batch does not wait behind the other partitions' writes
       partitionsConsumedConcurrently: this.config.topicPartitions,
       eachBatch: (payload) => this.handleBatch(payload),
     });

@@ -279,10 +279,10 @@ export class DeliveryRepository {
 
   /**
    * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. Answers the rows
-   * still waiting, so the loop knows whether to go on without reading again (none: the lease is released with it);
-   * null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that instance owns
-   * the batch now, and counting it here too would drop numWaiting below the rows still queued. The status is
-   * decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
+   * still waiting, so the loop knows whether to go on without reading again (none: the lease is released with it).
+   * Null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that
+   * instance owns the batch now, and counting it here too would drop numWaiting below the rows still queued. The
+   * status is decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
    */
   recordSuccess(attempt: AttemptSuccess): Promise<number | null> {
     return this.successes.call(attempt);
