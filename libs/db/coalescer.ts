@@ -7,7 +7,7 @@ interface PendingCall<In, Out> {
 /**
  * Turns many concurrent calls into few round trips: calls made while `maxInFlight` round trips are running wait and
  * go together in the next one (at most `maxBatch` each). A lone call waits only for the current turn of the event
- * loop. Every round trip costs the same CPU whatever it carries, so a hundred delivery loops pay for a few.
+ * loop. A round trip has a fixed CPU cost whatever it carries, so a hundred delivery loops pay for a few.
  */
 export class Coalescer<In, Out> {
   private pending: Array<PendingCall<In, Out>> = [];
