@@ -15,6 +15,8 @@ import { MatcherMetrics } from './matcher.metrics';
  * held at once (each bundle may fire every webhook of its table).
  */
 const CHUNK = 250;
+/** Partitions matched at once, at most: each holds a chunk and its events in memory (256 MB heap, see app-process). */
+const MAX_PARTITIONS_AT_ONCE = 8;
 
 /**
  * Bytes of messages per produce request. The broker refuses a record batch over the topic's max.message.bytes
@@ -58,7 +60,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       logger: this.logger,
       // every partition at once, each in its order: a batch does not wait behind the other partitions' round trips,
       // and partitions hold distinct documents (key = docId), so their writes never wait on each other
-      partitionsConsumedConcurrently: this.config.topicPartitions,
+      partitionsConsumedConcurrently: Math.min(this.config.topicPartitions, MAX_PARTITIONS_AT_ONCE),
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }
