@@ -58,8 +58,8 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       groupId: this.config.matcherGroupId,
       topic: this.config.actionsTopic,
       logger: this.logger,
-      // every partition at once, each in its order: a batch does not wait behind the other partitions' round trips,
-      // and partitions hold distinct documents (key = docId), so their writes never wait on each other
+      // several partitions at once, each in its order: a batch does not wait behind the others' round trips, and
+      // partitions hold distinct documents (key = docId), so their writes never wait on each other
       partitionsConsumedConcurrently: Math.min(this.config.topicPartitions, MAX_PARTITIONS_AT_ONCE),
       eachBatch: (payload) => this.handleBatch(payload),
     });
