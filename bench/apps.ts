@@ -6,7 +6,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { appNodeOptions } from '../libs/runtime/app-process';
 import { ROOT } from './infra';
-import { freePort, waitFor } from './util';
+import { freePort } from '../libs/testing/free-port';
+import { waitFor } from './util';
 
 export type AppName = 'config-api' | 'matcher' | 'dispatcher';
 

@@ -1,6 +1,5 @@
 /** Small helpers shared by the bench: waiting, free ports, statistics, formatting. */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,17 +17,6 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   }
 }
 
-/** A loopback port free right now (the app binds it a moment later; a clash would fail loudly at start-up). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface LatencySummary {
   count: number;

@@ -6,12 +6,13 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Admin, Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { appNodeOptions } from '../libs/runtime/app-process';
+import { freePort } from '../libs/testing/free-port';
+import { waitFor } from '../libs/testing/wait-for';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -21,20 +22,7 @@ export const log = (msg: string): void => {
   process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 };
 
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs: number, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+export { waitFor };
 
 // ---- the local stack -------------------------------------------------------------------------------------------
 
@@ -193,15 +181,6 @@ export async function topicSize(admin: Admin, topic: string): Promise<number> {
   return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
 }
 
-/** A loopback port free right now (apps get fixed ports: at LOG_LEVEL=warn they do not log where they listen). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 // ---- apps ------------------------------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ import {
   TestDatabase,
   TestKafka,
   TopicCollector,
-  TopicMessage,
   uniqueName,
   waitFor,
 } from './support/harness';
@@ -317,11 +316,11 @@ describe('matcher', () => {
     const ids = Array.from({ length: 4000 }, (_, i) => i + 1);
     await rig.publish({ docId: doc, actionNum: 2, actions: [['BulkAddRecord', 'Rows', ids, { Text: ids.map((id) => `${id}`.padEnd(200, '.')) }]] });
     await rig.settled(doc, 2);
-    const messages = (await waitFor('every part', () => {
+    const messages = await waitFor('every part', () => {
       const found = rig.events.messages.filter((m) => m.key === w);
       const rows = found.reduce((n, m) => n + (JSON.parse(m.value as string) as PayloadEvent).rows.length, 0);
       return rows >= ids.length ? found : undefined;
-    })) as TopicMessage[];
+    });
     const parts = messages.map((m) => JSON.parse(m.value as string) as PayloadEvent);
     expect(parts.length).toBeGreaterThan(1);
     expect(parts.map((p) => p.eventId)).toEqual([`${doc}:2:${w}`, ...parts.slice(1).map((_, i) => `${doc}:2:${w}:part${i + 2}`)]);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { Client } from 'pg';
+import { waitFor } from '../../libs/testing/wait-for';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const brokers = (): string[] => (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -18,21 +19,7 @@ const serverUrl = (): string => process.env.DATABASE_URL ?? 'postgres://postgres
 
 export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
-/** Polls `check` until it returns a truthy value; fails with `what` after the deadline. No sleeps in tests. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor };
 
 // ---- Postgres -------------------------------------------------------------------------------------------------
 
