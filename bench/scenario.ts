@@ -293,10 +293,10 @@ export class Scenario {
     );
   }
 
-  /** Totals of the dispatcher's lag histograms (every webhook), so a phase can take their means. */
+  /** Totals of the dispatcher's lag histograms, so a phase can take their means. */
   async lagTotals(): Promise<{ queued: LagTotal; delivered: LagTotal }> {
     const m = await this.app('dispatcher').metrics();
-    const total = (name: string): LagTotal => ({ sum: m.get(`${name}_sum`) ?? m.get(`${name}_sum:sum`) ?? 0, count: m.get(`${name}_count`) ?? m.get(`${name}_count:sum`) ?? 0 });
+    const total = (name: string): LagTotal => ({ sum: m.get(`${name}_sum`) ?? 0, count: m.get(`${name}_count`) ?? 0 });
     return { queued: total('dispatcher_intake_lag_seconds'), delivered: total('dispatcher_end_to_end_lag_seconds') };
   }
 

@@ -101,7 +101,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         const parts = splitPayloadEvent(e, EVENT_BYTES);
         logger.info('payload event split', { docId: e.docId, actionNum: e.actionNum, webhookId: e.webhookId, bytes, parts: parts.length });
         for (const part of parts) {
-          const json = JSON.stringify(part);
+          const json = encode(part);
           yield { topic: eventsTopic, message: { key: part.webhookId, value: json }, bytes: Buffer.byteLength(json) };
         }
       }
