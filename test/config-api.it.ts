@@ -130,7 +130,7 @@ describe('config API', () => {
   }
 
   const queuedRows = async (webhookId: string): Promise<number> =>
-    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM webhook_queue WHERE webhook_id = $1', [webhookId]))[0].n);
+    Number((await db.query<{ n: string }>('SELECT coalesce(sum(num_rows), 0) AS n FROM webhook_queue WHERE webhook_id = $1', [webhookId]))[0].n);
 
   /** The usage of a webhook that never sent anything or was just cleared/disabled (SPEC section 5). */
   const expectIdleUsage = (usage: Record<string, unknown>, numWaiting = 0): void => {

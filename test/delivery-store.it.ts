@@ -50,20 +50,31 @@ function received(webhookId: string, actionNum: number, rowIds: number[], bundle
   return { event, json: Buffer.from(JSON.stringify(event)) };
 }
 
-const queue = (webhookId: string): Promise<Array<{ action_num: string; row_event: { tableId: string; row: { id: number } } }>> =>
-  db.query('SELECT action_num, row_event FROM webhook_queue WHERE webhook_id = $1 ORDER BY seq', [webhookId]);
+type QueueEntry = { action_num: string; table_id: string; num_rows: number; payload_rows: Array<{ id: number }> };
+const queue = (webhookId: string): Promise<QueueEntry[]> =>
+  db.query('SELECT action_num, table_id, num_rows, payload_rows FROM webhook_queue WHERE webhook_id = $1 ORDER BY seq', [webhookId]);
+/** Each queued event as [actionNum, its row ids]. */
+const queuedIds = async (webhookId: string): Promise<Array<[number, number[]]>> =>
+  (await queue(webhookId)).map((e) => [Number(e.action_num), e.payload_rows.map((r) => r.id)]);
 const numWaiting = async (webhookId: string): Promise<number> =>
   (await db.query<{ num_waiting: number }>('SELECT num_waiting FROM webhook_delivery WHERE webhook_id = $1', [webhookId]))[0].num_waiting;
 
 describe('storeEvents', () => {
-  it('queues every row in topic order across events and webhooks, and counts them into numWaiting', async () => {
+  it('queues every event in topic order across webhooks, rows in order, and counts the rows into numWaiting', async () => {
     const [a, b] = [await webhook(), await webhook()];
     const result = await repo.storeEvents([received(a, 1, [3, 1]), received(b, 1, [7]), received(a, 2, [2, 9, 4])]);
     expect(result).toEqual({ queuedEvents: 3, queuedRows: 6, duplicates: 0, dropped: 0 });
-    const rows = await queue(a);
-    expect(rows.map((r) => [Number(r.action_num), r.row_event.row.id])).toEqual([[1, 3], [1, 1], [2, 2], [2, 9], [2, 4]]);
-    expect(rows[0].row_event).toEqual({ tableId: 'Orders', row: { type: 'add', id: 3, fields: { Item: 'item 3' }, previous: {}, changedColIds: [] } });
+    expect(await queuedIds(a)).toEqual([[1, [3, 1]], [2, [2, 9, 4]]]);
+    const [first] = await queue(a);
+    expect(first).toMatchObject({ table_id: 'Orders', num_rows: 2 });
+    expect(first.payload_rows[0]).toEqual({ type: 'add', id: 3, fields: { Item: 'item 3' }, previous: {}, changedColIds: [] });
     expect([await numWaiting(a), await numWaiting(b)]).toEqual([5, 1]);
+  });
+
+  it('queues nothing for an event without rows', async () => {
+    const a = await webhook();
+    expect(await repo.storeEvents([received(a, 1, [])])).toEqual({ queuedEvents: 1, queuedRows: 0, duplicates: 0, dropped: 0 });
+    expect(await queue(a)).toEqual([]);
   });
 
   it('drops an event seen before, in the same batch or an earlier one', async () => {
@@ -71,7 +82,7 @@ describe('storeEvents', () => {
     await repo.storeEvents([received(a, 1, [1])]);
     const result = await repo.storeEvents([received(a, 1, [1]), received(a, 2, [2]), received(a, 2, [2])]);
     expect(result).toEqual({ queuedEvents: 1, queuedRows: 1, duplicates: 2, dropped: 0 });
-    expect((await queue(a)).map((r) => r.row_event.row.id)).toEqual([1, 2]);
+    expect(await queuedIds(a)).toEqual([[1, [1]], [2, [2]]]);
     expect(await numWaiting(a)).toBe(2);
   });
 
@@ -103,6 +114,59 @@ describe('storeEvents', () => {
   });
 });
 
+const sending = { numWaiting: 0, status: 'sending' as const, updatedTime: 1, lastSuccessTime: null, lastFailureTime: null, lastErrorMessage: null, lastHttpStatus: null, lastEventBatch: null, batchAttempts: 0 };
+const ids = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe('head batches over queued events', () => {
+  const owner = 'instance-b';
+
+  async function leasedWebhook(): Promise<string> {
+    const id = await webhook();
+    await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = $3', [owner, Date.now() + 60_000, id]);
+    return id;
+  }
+
+  /** Reads the head batch and records its first attempt: its row ids, and what recording an outcome needs. */
+  async function attemptHead(webhookId: string, batchSize: number) {
+    const head = await repo.loadHead(webhookId, batchSize);
+    const batch = head!.batch!;
+    const ref = { webhookId, generation: head!.state.generation, owner, status: sending };
+    expect(await repo.startAttempt({ ...ref, batchId: randomUUID(), batchEnd: batch.end })).toBe(true);
+    const succeed = () => repo.recordSuccess({ ...ref, batchSize: batch.rows.length, batchEnd: batch.end, completesEvent: batch.completesEvent });
+    return { ids: batch.rows.map((r) => r.row.id), succeed, fail: () => repo.recordFailure({ ...ref, nextAttemptAt: 0 }) };
+  }
+
+  it('sends a 250-row event as 100 + 100 + 50, the next events after it, and removes each event once delivered', async () => {
+    const a = await leasedWebhook();
+    await repo.storeEvents([received(a, 1, ids(0, 250)), received(a, 2, [1000, 1001]), received(a, 3, [2000])]);
+    const first = await attemptHead(a, 100);
+    expect(first.ids).toEqual(ids(0, 100));
+    expect(await first.succeed()).toBe(153);
+    const second = await attemptHead(a, 100);
+    expect(second.ids).toEqual(ids(100, 200));
+    expect(await second.succeed()).toBe(53);
+    expect((await queuedIds(a)).map(([actionNum]) => actionNum)).toEqual([1, 2, 3]);
+    const third = await attemptHead(a, 100);
+    expect(third.ids).toEqual([...ids(200, 250), 1000, 1001, 2000]);
+    expect(await third.succeed()).toBe(0);
+    expect(await queue(a)).toEqual([]);
+    expect(await numWaiting(a)).toBe(0);
+  });
+
+  it('retries the same rows, even when more were queued since, then goes on from where the batch ended', async () => {
+    const a = await leasedWebhook();
+    await repo.storeEvents([received(a, 1, [1, 2, 3])]);
+    const first = await attemptHead(a, 2);
+    expect(first.ids).toEqual([1, 2]);
+    expect(await first.fail()).toBe(true);
+    await repo.storeEvents([received(a, 2, [4])]);
+    const retry = await attemptHead(a, 100);
+    expect(retry.ids).toEqual([1, 2]);
+    expect(await retry.succeed()).toBe(2);
+    expect((await attemptHead(a, 100)).ids).toEqual([3, 4]);
+  });
+});
+
 describe('statements that lock several webhooks', () => {
   it('never deadlock: intake, lease renewals and batched attempt records on the same webhooks at once', async () => {
     const owner = 'instance-a';
@@ -110,14 +174,13 @@ describe('statements that lock several webhooks', () => {
     await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = ANY($3)', [owner, Date.now() + 60_000, hooks]);
     // each round takes the webhooks in a different order, so only locking in one order everywhere avoids a cycle
     const shuffled = (round: number): string[] => [...hooks].sort((a, b) => ((a.charCodeAt(round % 30) ^ round) - (b.charCodeAt(round % 30) ^ round)) || a.localeCompare(b));
-    const status = { numWaiting: 0, status: 'sending' as const, updatedTime: 1, lastSuccessTime: null, lastFailureTime: null, lastErrorMessage: null, lastHttpStatus: null, lastEventBatch: null, batchAttempts: 0 };
     for (let round = 0; round < 100; round++) {
       const order = shuffled(round);
       await Promise.all([
         repo.storeEvents(order.map((h) => received(h, round + 1, [round]))),
         repo.storeEvents([...order].reverse().map((h) => received(h, 10_000 + round, [round]))),
         repo.renewLeases(owner, [...order].reverse(), Date.now() + 60_000),
-        ...order.map((h) => repo.startAttempt({ webhookId: h, generation: 0, owner, status, batchId: randomUUID(), batchLastSeq: round })),
+        ...order.map((h) => repo.startAttempt({ webhookId: h, generation: 0, owner, status: sending, batchId: randomUUID(), batchEnd: { lastSeq: round, endOffset: 1 } })),
       ]);
     }
     expect(await numWaiting(hooks[0])).toBe(200);

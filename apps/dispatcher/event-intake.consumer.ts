@@ -3,22 +3,12 @@ import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafka
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository, ReceivedEvent } from '../../libs/db/delivery.repository';
-import { PayloadEvent } from '../../libs/domain';
+import { parsePayloadEvent } from '../../libs/delivery';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { startBatchConsumer } from '../../libs/runtime/kafka';
 import { DeliveryScheduler } from './delivery-scheduler';
 import { DispatcherMetrics } from './dispatcher.metrics';
-
-function parsePayloadEvent(value: Buffer | null): PayloadEvent | null {
-  try {
-    const e = JSON.parse(value?.toString('utf8') ?? '');
-    const ok = e?.v === 1 && typeof e.eventId === 'string' && typeof e.webhookId === 'string' && Array.isArray(e.rows);
-    return ok ? (e as PayloadEvent) : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * The only consumer of the webhook-events topic: stores each batch of payload events in the webhooks' queues,

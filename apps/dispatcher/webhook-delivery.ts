@@ -1,9 +1,10 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EngineConfig } from '../../libs/config';
-import { DeliveryRepository, HeadBatch } from '../../libs/db/delivery.repository';
+import { DeliveryRepository, DeliveryState, DeliveryTarget } from '../../libs/db/delivery.repository';
 import { DeliveryStore } from './delivery-store';
 import {
+  Batch,
   buildPayloadBody,
   buildRequest,
   HttpSender,
@@ -64,9 +65,9 @@ export class WebhookDelivery implements OnApplicationShutdown {
     try {
       while (!signal.aborted) {
         const head = await this.repo.loadHead(webhookId, this.config.webhookBatchSize);
-        if (!head || !head.target.enabled || head.rows.length === 0 || head.state.nextAttemptAt > Date.now()) return false;
+        if (!head?.batch || !head.target.enabled || head.state.nextAttemptAt > Date.now()) return false;
         this.generations.set(webhookId, head.state.generation);
-        const outcome = await this.attempt(head, owner, signal);
+        const outcome = await this.attempt(head.target, head.state, head.batch, owner, signal);
         if (outcome !== 'next') return outcome === 'emptied';
       }
       return false;
@@ -79,14 +80,19 @@ export class WebhookDelivery implements OnApplicationShutdown {
    * One attempt at the head batch: `next` when it was delivered and more rows wait, `emptied` when it was delivered
    * and nothing waits (the lease went with it), `stop` otherwise.
    */
-  private async attempt({ target, state, rows }: HeadBatch, owner: string, signal: AbortSignal): Promise<'next' | 'emptied' | 'stop'> {
+  private async attempt(
+    target: DeliveryTarget,
+    state: DeliveryState,
+    { rows, end: batchEnd, completesEvent }: Batch,
+    owner: string,
+    signal: AbortSignal,
+  ): Promise<'next' | 'emptied' | 'stop'> {
     const { webhookId } = target;
     const batchId = state.batchId ?? randomUUID();
-    const lastSeq = rows[rows.length - 1].seq;
     const log = this.logger.child({ webhookId, docId: target.docId, batchId });
     const started = onAttemptStarted(state.status, Date.now());
     const ref = { webhookId, generation: state.generation, owner };
-    if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchLastSeq: lastSeq }))) return 'stop';
+    if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchEnd }))) return 'stop';
 
     const body = buildPayloadBody(target.payloadFormat, webhookId, target.docId, rows);
     const request = buildRequest({
@@ -113,7 +119,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, rows.length, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchLastSeq: lastSeq });
+      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchEnd, completesEvent });
       if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return 'stop';

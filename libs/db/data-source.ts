@@ -2,9 +2,15 @@ import { DataSource } from 'typeorm';
 import { InitialSchema1764430000000 } from './migrations/1764430000000-initial-schema';
 import { DeliveredSeq1764430000001 } from './migrations/1764430000001-delivered-seq';
 import { QueuePrimaryKey1764430000002 } from './migrations/1764430000002-queue-primary-key';
+import { QueuePerEvent1764430000003 } from './migrations/1764430000003-queue-per-event';
 
 /** Migrations in order; never `synchronize`. */
-export const MIGRATIONS = [InitialSchema1764430000000, DeliveredSeq1764430000001, QueuePrimaryKey1764430000002];
+export const MIGRATIONS = [
+  InitialSchema1764430000000,
+  DeliveredSeq1764430000001,
+  QueuePrimaryKey1764430000002,
+  QueuePerEvent1764430000003,
+];
 
 export interface PoolOptions {
   poolSize?: number;

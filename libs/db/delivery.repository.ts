@@ -1,23 +1,18 @@
 import { DataSource } from 'typeorm';
 import { Coalescer } from './coalescer';
 import { Sql } from './sql';
-import { EventBatchUsage, PayloadEvent, PayloadFormat, PayloadRow, WebhookStatus } from '../domain';
+import { EventBatchUsage, PayloadEvent, PayloadFormat, WebhookStatus } from '../domain';
 import { DeliveryStatus } from '../delivery/usage';
-
-/** A queued row event, with what the envelope format needs besides the row. */
-export interface QueuedRow {
-  seq: number;
-  actionNum: number;
-  bundleTime: number;
-  tableId: string;
-  row: PayloadRow;
-}
+import { Batch, BatchEnd, QueuedEvent, takeBatch } from '../delivery/queue-batch';
 
 /** The delivery state of one webhook: its usage plus what keeps retries of the head batch stable. */
 export interface DeliveryState {
   status: DeliveryStatus;
   batchId: string | null;
-  batchLastSeq: number | null;
+  /** Where the batch being tried ends, so a retry sends the same rows. */
+  batchEnd: BatchEnd | null;
+  /** Rows of the first waiting event already delivered. */
+  headOffset: number;
   nextAttemptAt: number;
   generation: number;
 }
@@ -34,7 +29,8 @@ export interface DeliveryTarget {
 export interface HeadBatch {
   target: DeliveryTarget;
   state: DeliveryState;
-  rows: QueuedRow[];
+  /** Null when nothing waits. */
+  batch: Batch | null;
 }
 
 /** A payload event as read from the topic: parsed, and the JSON text it came as. */
@@ -63,6 +59,8 @@ interface DeliveryRow {
   batch_attempts: number;
   batch_id: string | null;
   batch_last_seq: string | null;
+  batch_end_offset: number | null;
+  head_offset: number;
   next_attempt_at: string;
   generation: number;
 }
@@ -85,7 +83,8 @@ export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
     batchAttempts: r.batch_attempts,
   },
   batchId: r.batch_id,
-  batchLastSeq: time(r.batch_last_seq),
+  batchEnd: r.batch_last_seq === null || r.batch_end_offset === null ? null : { lastSeq: Number(r.batch_last_seq), endOffset: r.batch_end_offset },
+  headOffset: r.head_offset,
   nextAttemptAt: Number(r.next_attempt_at),
   generation: r.generation,
 });
@@ -136,12 +135,14 @@ interface AttemptRef {
 
 export interface AttemptStart extends AttemptRef {
   batchId: string;
-  batchLastSeq: number;
+  batchEnd: BatchEnd;
 }
 
 export interface AttemptSuccess extends AttemptRef {
   batchSize: number;
-  batchLastSeq: number;
+  batchEnd: BatchEnd;
+  /** The batch took the last rows of its last event. */
+  completesEvent: boolean;
 }
 
 export interface AttemptFailure extends AttemptRef {
@@ -176,17 +177,21 @@ export class DeliveryRepository {
 
   /**
    * Stores payload events in one statement (one round trip, one transaction): drops duplicates by eventId and events
-   * a webhook must not get, appends rows in order, and counts them into numWaiting. The events' own JSON text goes
-   * as one document, so nothing is serialised again.
+   * a webhook must not get, appends one queue entry per event in topic order, and counts its rows into numWaiting.
+   * The events' own JSON text goes as one document and their rows are stored as that text, so nothing is
+   * serialised again.
    */
   async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
     const byId = new Map(received.map((r) => [r.event.eventId, r]));
     const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: received.length - byId.size, dropped: 0 };
     if (byId.size === 0) return result;
+    const unique = [...byId.values()];
     const [stored] = await this.sql.rows<{ unique: number; wanted: number; fresh: number; rows: number }>(
       `WITH ev AS (
-         SELECT e, i, (e->>'webhookId')::uuid AS webhook_id, e->>'eventId' AS event_id, (e->>'bundleTime')::bigint AS bundle_time
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, i)),
+         SELECT e.*, n.num_rows
+           FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" bigint, "bundleTime" bigint,
+                  "tableId" text, rows json)) WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, payload_rows, i)
+           JOIN unnest($2::int[]) WITH ORDINALITY AS n(num_rows, i) ON n.i = e.i),
        -- KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
        hooks AS (
          SELECT id, enabled, active_since FROM webhooks WHERE id IN (SELECT webhook_id FROM ev) ORDER BY id FOR KEY SHARE),
@@ -197,12 +202,11 @@ export class DeliveryRepository {
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
        -- ORDER BY: seq follows the order of the topic, which is each webhook's FIFO order
        queued AS (
-         INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, row_event)
-         SELECT w.webhook_id, w.event_id, (w.e->>'actionNum')::bigint, w.bundle_time, jsonb_build_object('tableId', w.e->'tableId', 'row', r)
-           FROM wanted w JOIN fresh f ON f.event_id = w.event_id, jsonb_array_elements(w.e->'rows') WITH ORDINALITY AS er(r, j)
-          ORDER BY w.i, er.j
-         RETURNING webhook_id),
-       counts AS (SELECT webhook_id, count(*)::int AS n FROM queued GROUP BY webhook_id),
+         INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, table_id, num_rows, payload_rows)
+         SELECT w.webhook_id, w.event_id, w.action_num, w.bundle_time, w.table_id, w.num_rows, w.payload_rows
+           FROM wanted w JOIN fresh f ON f.event_id = w.event_id WHERE w.num_rows > 0 ORDER BY w.i
+         RETURNING webhook_id, num_rows),
+       counts AS (SELECT webhook_id, sum(num_rows)::int AS n FROM queued GROUP BY webhook_id),
        -- rows locked in id order, as clearing and the delivery statements do, so they never deadlock
        locked AS (
          SELECT c.webhook_id, c.n FROM counts c JOIN webhook_delivery l ON l.webhook_id = c.webhook_id
@@ -212,7 +216,7 @@ export class DeliveryRepository {
          UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n FROM locked x WHERE d.webhook_id = x.webhook_id)
        SELECT (SELECT count(*) FROM ev)::int AS unique, (SELECT count(*) FROM wanted)::int AS wanted,
               (SELECT count(*) FROM fresh)::int AS fresh, (SELECT coalesce(sum(n), 0) FROM counts)::int AS rows`,
-      [joinJson([...byId.values()].map((r) => r.json))],
+      [joinJson(unique.map((r) => r.json)), unique.map((r) => r.event.rows.length)],
     );
     result.dropped = stored.unique - stored.wanted;
     result.duplicates += stored.wanted - stored.fresh;
@@ -301,28 +305,33 @@ export class DeliveryRepository {
       authorization: string;
       payload_format: PayloadFormat;
       enabled: boolean;
-      head: Array<{ seq: number; actionNum: number; bundleTime: number; event: { tableId: string; row: PayloadRow } }>;
+      head: QueuedEvent[];
     };
+    // the events the batch takes rows from: at most batch_size of them (each has rows), and only while the rows
+    // before an event, from head_offset on, are fewer than batch_size
     const found: Head[] = await this.sql.rows(
       `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled,
-         (SELECT coalesce(json_agg(json_build_object(
-                   'seq', q.seq, 'actionNum', q.action_num, 'bundleTime', q.bundle_time, 'event', q.row_event) ORDER BY q.seq), '[]')
-            FROM (SELECT seq, action_num, bundle_time, row_event FROM webhook_queue
-                   WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
-                     AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
-                   ORDER BY seq LIMIT x.batch_size) q) AS head
+         (SELECT coalesce(json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num, 'bundleTime', e.bundle_time,
+                   'tableId', e.table_id, 'rows', e.payload_rows) ORDER BY e.seq), '[]')
+            FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
+                    FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, payload_rows FROM webhook_queue
+                           WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
+                             AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
+                           ORDER BY seq LIMIT x.batch_size) q) e
+           WHERE e.rows_before - d.head_offset < x.batch_size) AS head
          FROM unnest($1::uuid[], $2::int[]) AS x(webhook_id, batch_size)
          JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id`,
       [wanted.map((w) => w.webhookId), wanted.map((w) => w.batchSize)],
     );
     const byId = new Map(found.map((r) => [r.webhook_id, r]));
-    return wanted.map(({ webhookId }) => {
+    return wanted.map(({ webhookId, batchSize }) => {
       const r = byId.get(webhookId);
       if (!r) return null;
+      const state = toDeliveryState(r);
       return {
         target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
-        state: toDeliveryState(r),
-        rows: r.head.map((q) => ({ seq: q.seq, actionNum: q.actionNum, bundleTime: q.bundleTime, tableId: q.event.tableId, row: q.event.row })),
+        state,
+        batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd),
       };
     });
   }
@@ -330,31 +339,39 @@ export class DeliveryRepository {
   private async startAttempts(attempts: AttemptStart[]): Promise<boolean[]> {
     return this.stillOwned(
       attempts,
-      attempts.map((a) => ({ ...attemptRecord(a), batch_id: a.batchId, batch_last_seq: a.batchLastSeq })),
-      `WITH x AS (${lockedItems('batch_id uuid, batch_last_seq bigint')})
-       UPDATE webhook_delivery d SET status = x.status, ${SET_USAGE}, batch_id = x.batch_id, batch_last_seq = x.batch_last_seq
+      attempts.map((a) => ({ ...attemptRecord(a), batch_id: a.batchId, batch_last_seq: a.batchEnd.lastSeq, batch_end_offset: a.batchEnd.endOffset })),
+      `WITH x AS (${lockedItems('batch_id uuid, batch_last_seq bigint, batch_end_offset int')})
+       UPDATE webhook_delivery d SET status = x.status, ${SET_USAGE}, batch_id = x.batch_id, batch_last_seq = x.batch_last_seq,
+         batch_end_offset = x.batch_end_offset
          FROM x WHERE ${STILL_OWNED} RETURNING d.webhook_id`,
     );
   }
 
   private async recordSuccesses(attempts: AttemptSuccess[]): Promise<Array<number | null>> {
-    // one statement: the status update and the rows' removal happen together or not at all; the removal's range
-    // starts after the previous position so it does not walk dead index entries either
+    // one statement: the status update and the events' removal happen together or not at all; the removal's range
+    // starts after the previous position so it does not walk dead index entries either. A batch that ends inside
+    // an event delivers the events before it, and the event's rows up to the batch's end.
     const left = await this.changed<{ webhook_id: string; num_waiting: number }>(
-      attempts.map((a) => ({ ...attemptRecord(a), batch_size: a.batchSize, batch_last_seq: a.batchLastSeq })),
-      `WITH x AS (${lockedItems('batch_size int, batch_last_seq bigint')}),
+      attempts.map((a) => ({
+        ...attemptRecord(a),
+        batch_size: a.batchSize,
+        delivered_seq: a.completesEvent ? a.batchEnd.lastSeq : a.batchEnd.lastSeq - 1,
+        head_offset: a.completesEvent ? 0 : a.batchEnd.endOffset,
+      })),
+      `WITH x AS (${lockedItems('batch_size int, delivered_seq bigint, head_offset int')}),
        updated AS (
          UPDATE webhook_delivery d SET ${SET_USAGE}, num_waiting = GREATEST(d.num_waiting - x.batch_size, 0),
            status = CASE WHEN d.num_waiting - x.batch_size > 0 THEN 'sending' ELSE x.status END,
-           batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, delivered_seq = x.batch_last_seq,
+           batch_id = NULL, batch_last_seq = NULL, batch_end_offset = NULL, next_attempt_at = 0,
+           delivered_seq = x.delivered_seq, head_offset = x.head_offset,
            -- an emptied queue is let go at once: its loop ends, and the next rows are claimed afresh
            lease_owner = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_owner END,
            lease_until = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_until ELSE 0 END
          FROM x WHERE ${STILL_OWNED}
-         RETURNING d.webhook_id, d.num_waiting, x.previous_seq, x.batch_last_seq),
+         RETURNING d.webhook_id, d.num_waiting, x.previous_seq, d.delivered_seq),
        removed AS (
          DELETE FROM webhook_queue q USING updated u
-          WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= u.batch_last_seq)
+          WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= u.delivered_seq)
        SELECT webhook_id, num_waiting FROM updated`,
     );
     return attempts.map((a) => left.get(a.webhookId)?.num_waiting ?? null);

@@ -140,7 +140,8 @@ async function clearQueues(m: Queryable, ids: string[]): Promise<void> {
   await m.rows(
     `UPDATE webhook_delivery SET num_waiting = 0, status = 'idle', updated_time = NULL, last_success_time = NULL,
        last_failure_time = NULL, last_error_message = NULL, last_http_status = NULL, last_event_batch = NULL,
-       batch_attempts = 0, batch_id = NULL, batch_last_seq = NULL, next_attempt_at = 0, generation = generation + 1
+       batch_attempts = 0, batch_id = NULL, batch_last_seq = NULL, batch_end_offset = NULL, head_offset = 0, next_attempt_at = 0,
+       generation = generation + 1
      WHERE webhook_id = ANY($1)`,
     [ids],
   );
