@@ -3,6 +3,7 @@ import { InitialSchema1764430000000 } from './migrations/1764430000000-initial-s
 import { DeliveredSeq1764430000001 } from './migrations/1764430000001-delivered-seq';
 import { QueuePrimaryKey1764430000002 } from './migrations/1764430000002-queue-primary-key';
 import { QueuePerEvent1764430000003 } from './migrations/1764430000003-queue-per-event';
+import { DocRowsJson1764430000004 } from './migrations/1764430000004-doc-rows-json';
 
 /** Migrations in order; never `synchronize`. */
 export const MIGRATIONS = [
@@ -10,6 +11,7 @@ export const MIGRATIONS = [
   DeliveredSeq1764430000001,
   QueuePrimaryKey1764430000002,
   QueuePerEvent1764430000003,
+  DocRowsJson1764430000004,
 ];
 
 export interface PoolOptions {

@@ -90,20 +90,18 @@ export class DocStateRepository {
     if (changes.length === 0) return;
     const cleared = { doc: [] as string[], table: [] as string[] };
     const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
-    const upserts = { doc: [] as string[], table: [] as string[], row: [] as number[], values: [] as string[] };
+    const upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }> = [];
     for (const c of changes) {
       for (const table of c.clearedTables) (cleared.doc.push(c.docId), cleared.table.push(table));
       for (const { tableRef, rowId, values } of c.rows.values()) {
-        const target = values === null ? deletes : upserts;
-        target.doc.push(c.docId);
-        target.table.push(tableRef);
-        target.row.push(rowId);
-        if (values !== null) upserts.values.push(JSON.stringify(values));
+        if (values !== null) upserts.push({ doc: c.docId, tab: tableRef, row_id: rowId, fields: values });
+        else (deletes.doc.push(c.docId), deletes.table.push(tableRef), deletes.row.push(rowId));
       }
     }
     // The statements of one WITH see the same snapshot and must not change the same row twice: a cleared table
     // keeps the rows written again after the clear, and the upsert overwrites them. unnest arrays keep the
-    // statement at a fixed number of bind parameters whatever the number of rows.
+    // statement at a fixed number of bind parameters whatever the number of rows; the upserts go as one JSON
+    // document, which pg sends as it is (a jsonb[] array would be escaped element by element).
     const saved: Array<{ doc_id: string }> = await this.sql.rows(
       `WITH saved AS (
          INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
@@ -113,7 +111,7 @@ export class DocStateRepository {
            WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
          RETURNING doc_id),
        upsert AS (
-         SELECT * FROM unnest($10::text[], $11::text[], $12::int[], $13::jsonb[]) AS u(doc, tab, row_id, fields)
+         SELECT * FROM json_to_recordset($10::json) AS u(doc text, tab text, row_id int, fields json)
           WHERE u.doc IN (SELECT doc_id FROM saved)),
        cleared AS (
          DELETE FROM doc_rows r USING unnest($5::text[], $6::text[]) AS c(doc, tab)
@@ -136,10 +134,7 @@ export class DocStateRepository {
         deletes.doc,
         deletes.table,
         deletes.row,
-        upserts.doc,
-        upserts.table,
-        upserts.row,
-        upserts.values,
+        JSON.stringify(upserts),
       ],
     );
     if (saved.length !== changes.length) {
