@@ -170,7 +170,8 @@ describe('head batches over queued events', () => {
 describe('statements that lock several webhooks', () => {
   it('never deadlock: intake, lease renewals and batched attempt records on the same webhooks at once', async () => {
     const owner = 'instance-a';
-    const hooks = await Promise.all(Array.from({ length: 24 }, () => webhook()));
+    const hooks: string[] = [];
+    for (let i = 0; i < 24; i++) hooks.push(await webhook());
     await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = ANY($3)', [owner, Date.now() + 60_000, hooks]);
     // each round takes the webhooks in a different order, so only locking in one order everywhere avoids a cycle
     const shuffled = (round: number): string[] => [...hooks].sort((a, b) => ((a.charCodeAt(round % 30) ^ round) - (b.charCodeAt(round % 30) ^ round)) || a.localeCompare(b));
