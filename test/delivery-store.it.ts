@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { openDatabase } from '../libs/db/data-source';
 import { DeliveryRepository, ReceivedEvent } from '../libs/db/delivery.repository';
+import { headAfter, idleStatus, onAttemptStarted } from '../libs/delivery';
 import { PayloadEvent } from '../libs/domain';
 import { createTestDatabase, TestDatabase } from './support/harness';
 
@@ -114,7 +115,7 @@ describe('storeEvents', () => {
   });
 });
 
-const sending = { numWaiting: 0, status: 'sending' as const, updatedTime: 1, lastSuccessTime: null, lastFailureTime: null, lastErrorMessage: null, lastHttpStatus: null, lastEventBatch: null, batchAttempts: 0 };
+const sending = onAttemptStarted(idleStatus(0), 1);
 const ids = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe('head batches over queued events', () => {
@@ -132,7 +133,7 @@ describe('head batches over queued events', () => {
     const batch = head!.batch!;
     const ref = { webhookId, generation: head!.state.generation, owner, status: sending };
     expect(await repo.startAttempt({ ...ref, batchId: randomUUID(), batchEnd: batch.end })).toBe(true);
-    const succeed = () => repo.recordSuccess({ ...ref, batchSize: batch.rows.length, batchEnd: batch.end, completesEvent: batch.completesEvent });
+    const succeed = () => repo.recordSuccess({ ...ref, batchSize: batch.rows.length, head: headAfter(batch) });
     return { ids: batch.rows.map((r) => r.row.id), succeed, fail: () => repo.recordFailure({ ...ref, nextAttemptAt: 0 }) };
   }
 

@@ -7,6 +7,7 @@ import {
   Batch,
   buildPayloadBody,
   buildRequest,
+  headAfter,
   HttpSender,
   nextStep,
   onAttemptFinished,
@@ -83,11 +84,12 @@ export class WebhookDelivery implements OnApplicationShutdown {
   private async attempt(
     target: DeliveryTarget,
     state: DeliveryState,
-    { rows, end: batchEnd, completesEvent }: Batch,
+    batch: Batch,
     owner: string,
     signal: AbortSignal,
   ): Promise<'next' | 'emptied' | 'stop'> {
     const { webhookId } = target;
+    const { rows, end: batchEnd } = batch;
     const batchId = state.batchId ?? randomUUID();
     const log = this.logger.child({ webhookId, docId: target.docId, batchId });
     const started = onAttemptStarted(state.status, Date.now());
@@ -119,7 +121,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, rows.length, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, batchEnd, completesEvent });
+      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, head: headAfter(batch) });
       if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return 'stop';

@@ -3,7 +3,7 @@ import { Coalescer } from './coalescer';
 import { Sql } from './sql';
 import { EventBatchUsage, PayloadEvent, PayloadFormat, WebhookStatus } from '../domain';
 import { DeliveryStatus } from '../delivery/usage';
-import { Batch, BatchEnd, QueuedEvent, takeBatch } from '../delivery/queue-batch';
+import { Batch, BatchEnd, QueuedEvent, QueueHead, takeBatch } from '../delivery/queue-batch';
 
 /** The delivery state of one webhook: its usage plus what keeps retries of the head batch stable. */
 export interface DeliveryState {
@@ -83,7 +83,8 @@ export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
     batchAttempts: r.batch_attempts,
   },
   batchId: r.batch_id,
-  batchEnd: r.batch_last_seq === null || r.batch_end_offset === null ? null : { lastSeq: Number(r.batch_last_seq), endOffset: r.batch_end_offset },
+  batchEnd:
+    r.batch_last_seq === null || r.batch_end_offset === null ? null : { lastSeq: Number(r.batch_last_seq), endOffset: r.batch_end_offset },
   headOffset: r.head_offset,
   nextAttemptAt: Number(r.next_attempt_at),
   generation: r.generation,
@@ -140,9 +141,8 @@ export interface AttemptStart extends AttemptRef {
 
 export interface AttemptSuccess extends AttemptRef {
   batchSize: number;
-  batchEnd: BatchEnd;
-  /** The batch took the last rows of its last event. */
-  completesEvent: boolean;
+  /** The queue's head once the batch is delivered (headAfter). */
+  head: QueueHead;
 }
 
 export interface AttemptFailure extends AttemptRef {
@@ -339,7 +339,12 @@ export class DeliveryRepository {
   private async startAttempts(attempts: AttemptStart[]): Promise<boolean[]> {
     return this.stillOwned(
       attempts,
-      attempts.map((a) => ({ ...attemptRecord(a), batch_id: a.batchId, batch_last_seq: a.batchEnd.lastSeq, batch_end_offset: a.batchEnd.endOffset })),
+      attempts.map((a) => ({
+        ...attemptRecord(a),
+        batch_id: a.batchId,
+        batch_last_seq: a.batchEnd.lastSeq,
+        batch_end_offset: a.batchEnd.endOffset,
+      })),
       `WITH x AS (${lockedItems('batch_id uuid, batch_last_seq bigint, batch_end_offset int')})
        UPDATE webhook_delivery d SET status = x.status, ${SET_USAGE}, batch_id = x.batch_id, batch_last_seq = x.batch_last_seq,
          batch_end_offset = x.batch_end_offset
@@ -349,14 +354,13 @@ export class DeliveryRepository {
 
   private async recordSuccesses(attempts: AttemptSuccess[]): Promise<Array<number | null>> {
     // one statement: the status update and the events' removal happen together or not at all; the removal's range
-    // starts after the previous position so it does not walk dead index entries either. A batch that ends inside
-    // an event delivers the events before it, and the event's rows up to the batch's end.
+    // starts after the previous position so it does not walk dead index entries either
     const left = await this.changed<{ webhook_id: string; num_waiting: number }>(
       attempts.map((a) => ({
         ...attemptRecord(a),
         batch_size: a.batchSize,
-        delivered_seq: a.completesEvent ? a.batchEnd.lastSeq : a.batchEnd.lastSeq - 1,
-        head_offset: a.completesEvent ? 0 : a.batchEnd.endOffset,
+        delivered_seq: a.head.deliveredSeq,
+        head_offset: a.head.headOffset,
       })),
       `WITH x AS (${lockedItems('batch_size int, delivered_seq bigint, head_offset int')}),
        updated AS (

@@ -1,5 +1,5 @@
 import { PayloadRow } from '../domain';
-import { BatchEnd, QueuedEvent, takeBatch } from './queue-batch';
+import { BatchEnd, headAfter, QueuedEvent, takeBatch } from './queue-batch';
 
 const row = (id: number): PayloadRow => ({ type: 'add', id, fields: {}, previous: {}, changedColIds: [] });
 /** Events at seq 10, 20, 30, ... with these row ids. */
@@ -36,5 +36,22 @@ describe('takeBatch', () => {
       { seq: 10, actionNum: 1, bundleTime: 1000, tableId: 'T' },
       { seq: 20, actionNum: 2, bundleTime: 1001, tableId: 'T' },
     ]);
+  });
+});
+
+describe('headAfter', () => {
+  it.each([
+    ['a batch that completes its last event', { lastSeq: 20, endOffset: 2 }, true, { deliveredSeq: 20, headOffset: 0 }],
+    ['a batch that ends inside its last event', { lastSeq: 20, endOffset: 1 }, false, { deliveredSeq: 19, headOffset: 1 }],
+  ])('%s', (_name, end, completesEvent, head) => {
+    expect(headAfter({ end, completesEvent })).toEqual(head);
+  });
+
+  it('leaves the rest of a partly delivered event first in line for the next batch', () => {
+    const events = queue([1, 2], [3, 4], [5]);
+    const first = takeBatch(events, 0, 3, null)!;
+    const head = headAfter(first);
+    const rest = takeBatch(events.filter((e) => e.seq > head.deliveredSeq), head.headOffset, 3, null);
+    expect(rest?.rows.map((r) => r.row.id)).toEqual([4, 5]);
   });
 });

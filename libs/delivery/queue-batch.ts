@@ -48,7 +48,8 @@ export function takeBatch(events: QueuedEvent[], headOffset: number, batchSize: 
     const to = Math.min(until, from + batchSize - rows.length);
     if (to <= from) continue;
     for (let offset = from; offset < to; offset++) {
-      rows.push({ seq: event.seq, actionNum: event.actionNum, bundleTime: event.bundleTime, tableId: event.tableId, row: event.rows[offset] });
+      const { seq, actionNum, bundleTime, tableId } = event;
+      rows.push({ seq, actionNum, bundleTime, tableId, row: event.rows[offset] });
     }
     end = { lastSeq: event.seq, endOffset: to };
     completesEvent = to === event.rows.length;
@@ -56,3 +57,17 @@ export function takeBatch(events: QueuedEvent[], headOffset: number, batchSize: 
   }
   return end ? { rows, end, completesEvent } : null;
 }
+
+/** Where a queue's head is: events up to `deliveredSeq` are delivered, and `headOffset` rows of the next one. */
+export interface QueueHead {
+  deliveredSeq: number;
+  headOffset: number;
+}
+
+/**
+ * The head once a batch is delivered. A batch that ends inside an event delivers the events before it and that
+ * event's rows up to the batch's end. Seqs are shared by every queue, so `lastSeq - 1` may be another webhook's: it
+ * only bounds this queue's reads, which start after it.
+ */
+export const headAfter = ({ end, completesEvent }: Pick<Batch, 'end' | 'completesEvent'>): QueueHead =>
+  completesEvent ? { deliveredSeq: end.lastSeq, headOffset: 0 } : { deliveredSeq: end.lastSeq - 1, headOffset: end.endOffset };
