@@ -48,7 +48,7 @@ function received(webhookId: string, actionNum: number, rowIds: number[], bundle
     bundleTime,
     rows: rowIds.map((id) => ({ type: 'add', id, fields: { Item: `item ${id}` }, previous: {}, changedColIds: [] })),
   };
-  return { event, json: Buffer.from(JSON.stringify(event)) };
+  return { event, json: JSON.stringify(event) };
 }
 
 type QueueEntry = { action_num: string; table_id: string; num_rows: number; payload_rows: Array<{ id: number }> };

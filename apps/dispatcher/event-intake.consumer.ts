@@ -55,8 +55,10 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
     const events: ReceivedEvent[] = [];
     const unreadable = [];
     for (const message of batch.messages) {
-      const event = parsePayloadEvent(message.value);
-      if (event) events.push({ event, json: message.value! });
+      // decoded once: parsed here, and sent as it is to Postgres
+      const json = message.value?.toString('utf8') ?? null;
+      const event = parsePayloadEvent(json);
+      if (event) events.push({ event, json: json! });
       else unreadable.push({ key: message.key, value: message.value, headers: { 'dlq-reason': 'not a payload event (v1)' } });
     }
     if (unreadable.length > 0) {

@@ -36,7 +36,7 @@ export interface HeadBatch {
 /** A payload event as read from the topic: parsed, and the JSON text it came as. */
 export interface ReceivedEvent {
   event: PayloadEvent;
-  json: Buffer;
+  json: string;
 }
 
 export interface IntakeResult {
@@ -66,7 +66,7 @@ interface DeliveryRow {
 }
 
 /** JSON texts as the text of one JSON array. */
-const joinJson = (texts: Buffer[]): string => `[${texts.map((t) => t.toString('utf8')).join(',')}]`;
+const joinJson = (texts: string[]): string => `[${texts.join(',')}]`;
 
 const time = (v: string | null): number | null => (v === null ? null : Number(v));
 
