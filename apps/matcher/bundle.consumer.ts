@@ -1,12 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { payloadEventEncoder, splitPayloadEvent } from '../../libs/matching';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { Outgoing, rememberKeyPartitions, slicesOf, startBatchConsumer } from '../../libs/runtime/kafka';
+import { createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
 
@@ -18,11 +18,6 @@ const CHUNK = 250;
 /** Partitions matched at once, at most: each holds a chunk and its events in memory (256 MB heap, see app-process). */
 const MAX_PARTITIONS_AT_ONCE = 8;
 
-/**
- * Bytes of messages per produce request. The broker refuses a record batch over the topic's max.message.bytes
- * (1 MB by default), and a chunk of bundles can yield far more events than that.
- */
-const SEND_BYTES = 512 * 1024;
 /**
  * A larger payload event goes as several (splitPayloadEvent): one message must fit even a topic left at the
  * broker's 1 MB default, or the batch would be refused on every retry and its partition would stop for good.
@@ -49,7 +44,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.docs = new DocStateRepository(db);
-    this.producer = kafka.producer({ createPartitioner: rememberKeyPartitions, idempotent: true, maxInFlightRequests: 1 });
+    this.producer = createEventProducer(kafka);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -111,15 +106,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         yield { topic: `${actionsTopic}.dlq`, message: dead, bytes: message.value?.length ?? 0 };
       }
     }
-    for (const slice of slicesOf(outgoing(), SEND_BYTES)) {
-      const byTopic = new Map<string, Message[]>();
-      for (const { topic, message } of slice) {
-        const messages = byTopic.get(topic) ?? [];
-        messages.push(message);
-        byTopic.set(topic, messages);
-      }
-      await this.producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
-    }
+    await sendInSlices(this.producer, outgoing());
     await this.docs.save(matched.docChanges);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);

@@ -1,4 +1,4 @@
-import { Admin, Consumer, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners } from 'kafkajs';
+import { Admin, Consumer, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners, Producer } from 'kafkajs';
 import { EngineConfig } from '../config';
 import { Logger } from '../observability';
 
@@ -135,4 +135,27 @@ export function* slicesOf(items: Iterable<Outgoing>, limit: number): Generator<O
     size += item.bytes;
   }
   if (current.length > 0) yield current;
+}
+
+/**
+ * Bytes of messages per produce request. The broker refuses a record batch over the topic's max.message.bytes
+ * (1 MB by default), and a chunk of bundles can yield far more events than that.
+ */
+export const SEND_BYTES = 512 * 1024;
+
+/** The matcher's producer: idempotent with one request in flight, so retries keep each partition's order. */
+export const createEventProducer = (kafka: Kafka): Producer =>
+  kafka.producer({ createPartitioner: rememberKeyPartitions, idempotent: true, maxInFlightRequests: 1 });
+
+/** Sends messages in order, in requests of at most SEND_BYTES, each acknowledged by every in-sync replica. */
+export async function sendInSlices(producer: Producer, items: Iterable<Outgoing>): Promise<void> {
+  for (const slice of slicesOf(items, SEND_BYTES)) {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of slice) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
+  }
 }
