@@ -23,8 +23,8 @@ export interface BenchOptions {
   growthRows: number;
   /** The "more documents" growth run uses docs × docsFactor documents. */
   docsFactor: number;
-  /** Length of each raw HTTP run. */
-  httpSeconds: number;
+  /** Length of each raw HTTP run, and the least length of the raw producer run. */
+  rawSeconds: number;
   /** The dispatcher's DISPATCH_CONCURRENCY default: the raw HTTP client has as many requests in flight as it can. */
   concurrency: number;
   /** Partitions of the bench's topics: the engine's TOPIC_PARTITIONS default. */
@@ -43,7 +43,7 @@ const FULL: BenchOptions = {
   growthWebhooks: [100, 1000, 10_000],
   growthRows: 100_000,
   docsFactor: 10,
-  httpSeconds: 10,
+  rawSeconds: 10,
   concurrency: DEFAULT_DISPATCH_CONCURRENCY,
   partitions: 8,
 };
@@ -57,11 +57,11 @@ const QUICK: Partial<BenchOptions> = {
   seconds: 8,
   growthWebhooks: [100, 300, 1000],
   growthRows: 20_000,
-  httpSeconds: 3,
+  rawSeconds: 3,
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--docs N] [--webhooks N] [--rows N] [--bundle-rows N] [--rate N]
-       [--seconds S] [--hanging-share F] [--growth N,N,N] [--growth-rows N] [--docs-factor N] [--http-seconds S]`;
+       [--seconds S] [--hanging-share F] [--growth N,N,N] [--growth-rows N] [--docs-factor N] [--raw-seconds S]`;
 
 const NUMERIC: Record<string, keyof BenchOptions> = {
   '--docs': 'docs',
@@ -73,7 +73,7 @@ const NUMERIC: Record<string, keyof BenchOptions> = {
   '--hanging-share': 'hangingShare',
   '--growth-rows': 'growthRows',
   '--docs-factor': 'docsFactor',
-  '--http-seconds': 'httpSeconds',
+  '--raw-seconds': 'rawSeconds',
 };
 
 export function parseOptions(argv: string[]): BenchOptions {

@@ -1,6 +1,7 @@
-/** Raw limits of the machine, with the bench's own data: a bare Kafka consumer and a bare HTTP client. */
+/** Raw limits of the machine, with the bench's own data: a bare Kafka consumer and producer, a bare HTTP client. */
 import { Kafka } from 'kafkajs';
 import { Pool } from 'undici';
+import { createEventProducer, MAX_MESSAGE_BYTES, Outgoing, sendInSlices } from '../libs/runtime/kafka';
 import { perSecond, waitFor } from './util';
 
 export interface RawKafkaResult {
@@ -34,6 +35,67 @@ export async function rawKafka(kafka: Kafka, topic: string, expected: number, gr
     await consumer.disconnect();
   }
   return { messages, ms: lastAt - firstAt, messagesPerSec: perSecond(messages, lastAt - firstAt) };
+}
+
+export interface RawProduceResult {
+  /** Distinct payload events read back and sent again (each sent once per pass). */
+  events: number;
+  passes: number;
+  messages: number;
+  bytes: number;
+  ms: number;
+  messagesPerSec: number;
+}
+
+/**
+ * The matcher's payload events, read back from `topic`, sent again to a scratch topic by the matcher's own producer
+ * and send path (createEventProducer, sendInSlices): the most events per second the matcher could publish here,
+ * with nothing else to do. Passes over them until `minMs` went by, so a short list still gives a steady figure.
+ */
+export async function rawKafkaProduce(kafka: Kafka, topic: string, expected: number, groupId: string, minMs: number): Promise<RawProduceResult> {
+  const scratch = `${topic}.raw-produce`;
+  const events: Outgoing[] = [];
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const value = m.value?.toString('utf8') ?? '';
+          events.push({ topic: scratch, message: { key: m.key?.toString('utf8'), value }, bytes: m.value?.length ?? 0 });
+        }
+      },
+    });
+    await waitFor(`the raw consumer to read ${expected} payload events`, () => events.length >= expected, 300_000, 20);
+  } finally {
+    await consumer.disconnect();
+  }
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = createEventProducer(kafka);
+  try {
+    const numPartitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: scratch, numPartitions, configEntries: [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }] }],
+    });
+    await producer.connect();
+    const started = Date.now();
+    let passes = 0;
+    while (passes === 0 || Date.now() - started < minMs) {
+      await sendInSlices(producer, events);
+      passes++;
+    }
+    const ms = Date.now() - started;
+    const bytes = events.reduce((sum, e) => sum + e.bytes, 0) * passes;
+    return { events: events.length, passes, messages: events.length * passes, bytes, ms, messagesPerSec: perSecond(events.length * passes, ms) };
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+    await admin.deleteTopics({ topics: [scratch] }).catch(() => undefined);
+    await admin.disconnect();
+  }
 }
 
 export interface RawHttpResult {

@@ -1,7 +1,7 @@
 /** What a run measured (saved as JSON) and the table printed from it, with the targets beside the figures. */
 import { AppName } from './apps';
 import { BenchOptions } from './options';
-import { RawHttpResult } from './raw';
+import { RawHttpResult, RawProduceResult } from './raw';
 import { DeliveryRun, MatcherRun } from './scenario';
 import { fmt, LatencySummary, pct } from './util';
 
@@ -11,6 +11,19 @@ export interface GrowthRun extends MatcherRun {
   webhooks: number;
 }
 
+/** The payload events per second a matcher run implies at another rate of row changes, beside the raw producer. */
+export interface EventsAtRate {
+  rowChangesPerSec: number;
+  payloadEventsPerSec: number;
+  ratioToRawProduce: number;
+}
+
+/** At `rowChangesPerSec`, with as many payload events per row change as `run` had. */
+export const eventsAt = (run: MatcherRun, rowChangesPerSec: number, produce: RawProduceResult): EventsAtRate => {
+  const payloadEventsPerSec = (rowChangesPerSec * run.payloadEvents) / run.rowChanges;
+  return { rowChangesPerSec, payloadEventsPerSec, ratioToRawProduce: payloadEventsPerSec / produce.messagesPerSec };
+};
+
 export interface BenchResults {
   startedAt: string;
   finishedAt?: string;
@@ -19,8 +32,11 @@ export interface BenchResults {
   raw?: {
     kafka: { bundlesPerSec: number; rowChangesPerSec: number; messages: number; ms: number };
     http: RawHttpResult[];
+    /** Measured after phase 2, on the payload events it published. */
+    produce?: RawProduceResult;
   };
-  matcher?: MatcherRun & { ratioToRawKafka: number };
+  /** atTarget: what the matcher would publish at half the raw Kafka rate. */
+  matcher?: MatcherRun & { ratioToRawKafka: number; atTarget: EventsAtRate };
   dispatcher?: DeliveryRun & { comparedWithRowsPerRequest: number; ratioToRawHttp: number };
   endToEnd?: {
     max: { rowChangesPublished: number; rowsDelivered: number; ms: number; rowsDeliveredPerSec: number };
@@ -29,12 +45,21 @@ export interface BenchResults {
     stages: { queuedMeanMs: number; deliveredMeanMs: number };
   };
   isolation?: { hangingWebhooks: number; healthy: LatencySummary; ratioToLatencyP99: number; hangingRequests: number };
-  growth?: { runs: GrowthRun[]; ratioLargestToSmallest: number | null; moreDocsRatio: number | null };
+  /** atTarget: what the matcher would publish with the most webhooks at 0.8x the rate with the fewest. */
+  growth?: { runs: GrowthRun[]; ratioLargestToSmallest: number | null; atTarget: EventsAtRate | null; moreDocsRatio: number | null };
   peakRssBytes?: Record<AppName, number>;
   error?: string;
 }
 
 type Row = [string, string, string, string];
+
+/** The row that says what a target on row changes means for the payload events to publish. */
+const atTargetRow = (section: string, what: string, t: EventsAtRate): Row => [
+  section,
+  `payload events/s ${what} needs`,
+  `${fmt(t.payloadEventsPerSec)} at ${fmt(t.rowChangesPerSec)} row changes/s = ${fmt(t.ratioToRawProduce, 2)}x the raw Kafka producer`,
+  '',
+];
 
 const verdict = (ok: boolean | null): string => (ok === null ? '' : ok ? ' (met)' : ' (NOT met)');
 const ms = (n: number): string => `${fmt(n)} ms`;
@@ -47,6 +72,15 @@ export function renderTable(r: BenchResults): string {
     for (const h of r.raw.http) {
       rows.push(['1', `raw HTTP, ${h.rowsPerRequest}-row bodies, ${h.concurrency} in flight`, `${fmt(h.requestsPerSec)} req/s = ${fmt(h.requestsPerSec * h.rowsPerRequest)} rows/s`, '']);
     }
+    const p = r.raw.produce;
+    if (p) {
+      rows.push([
+        '1',
+        "raw Kafka producer (phase 2's payload events, the matcher's producer)",
+        `${fmt(p.messagesPerSec)} payload events/s (${fmt(p.bytes / 1024 / 1024 / (p.ms / 1000), 1)} MB/s)`,
+        '',
+      ]);
+    }
   }
   if (r.matcher) {
     const m = r.matcher;
@@ -56,6 +90,7 @@ export function renderTable(r: BenchResults): string {
       `${fmt(m.rowChangesPerSec)} row changes/s, ${fmt(m.payloadEventsPerSec)} payload events/s = ${pct(m.ratioToRawKafka)} of raw Kafka`,
       `>= 50% of raw Kafka${verdict(m.ratioToRawKafka >= 0.5)}`,
     ]);
+    if (m.atTarget) rows.push(atTargetRow('2', 'that target', m.atTarget));
   }
   if (r.dispatcher) {
     const d = r.dispatcher;
@@ -94,10 +129,12 @@ export function renderTable(r: BenchResults): string {
   }
   if (r.growth) {
     for (const g of r.growth.runs) {
-      rows.push(['6', `growth: ${g.label}`, `${fmt(g.rowChangesPerSec)} row changes/s, ${fmt(g.payloadEventsPerSec)} payload events/s`, '']);
+      const ofProducer = r.raw?.produce ? ` (${pct(g.payloadEventsPerSec / r.raw.produce.messagesPerSec)} of the raw producer)` : '';
+      rows.push(['6', `growth: ${g.label}`, `${fmt(g.rowChangesPerSec)} row changes/s, ${fmt(g.payloadEventsPerSec)} payload events/s${ofProducer}`, '']);
     }
-    const { ratioLargestToSmallest: ratio, moreDocsRatio } = r.growth;
+    const { ratioLargestToSmallest: ratio, atTarget, moreDocsRatio } = r.growth;
     rows.push(['6', 'growth: most webhooks vs fewest', ratio === null ? 'n/a' : `${fmt(ratio, 2)}x`, `>= 0.8x${verdict(ratio === null ? null : ratio >= 0.8)}`]);
+    if (atTarget) rows.push(atTargetRow('6', 'that target', atTarget));
     if (moreDocsRatio !== null) rows.push(['6', `growth: ${r.options.docsFactor}x documents vs same webhooks`, `${fmt(moreDocsRatio, 2)}x`, '']);
   }
   if (r.peakRssBytes) {

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { peakRss } from './apps';
 import { ensureStack, Stack } from './infra';
 import { BenchOptions, parseOptions } from './options';
-import { rawHttp, rawKafka } from './raw';
+import { rawHttp, rawKafka, rawKafkaProduce } from './raw';
 import { Receiver } from './receiver-client';
-import { BenchResults, GrowthRun, renderTable } from './report';
+import { BenchResults, eventsAt, GrowthRun, renderTable } from './report';
 import { LagTotal, Scenario } from './scenario';
 import { runId, summarize } from './util';
 import { sampleBody } from './workload';
@@ -65,14 +65,27 @@ async function mainScenario(ctx: Context): Promise<void> {
   const inFlight = Math.min(opts.concurrency, opts.webhooks);
   const http = [];
   for (const rowsPerRequest of [1, 100]) {
-    http.push(await rawHttp(receiver.url, sampleBody(rowsPerRequest), rowsPerRequest, inFlight, opts.httpSeconds));
+    http.push(await rawHttp(receiver.url, sampleBody(rowsPerRequest), rowsPerRequest, inFlight, opts.rawSeconds));
   }
   const rawRowChangesPerSec = kafka.messagesPerSec * opts.bundleRows;
-  results.raw = { kafka: { bundlesPerSec: kafka.messagesPerSec, rowChangesPerSec: rawRowChangesPerSec, messages: kafka.messages, ms: kafka.ms }, http };
+  const raw: NonNullable<BenchResults['raw']> = {
+    kafka: { bundlesPerSec: kafka.messagesPerSec, rowChangesPerSec: rawRowChangesPerSec, messages: kafka.messages, ms: kafka.ms },
+    http,
+  };
+  results.raw = raw;
 
   log('2. matcher alone');
   const matcher = await s.runMatcher(timeout);
-  results.matcher = { ...matcher, ratioToRawKafka: matcher.rowChangesPerSec / rawRowChangesPerSec };
+  log(`1. raw Kafka producer (the matcher's ${matcher.payloadEvents} payload events)`);
+  const produceGroup = `${s.env.name}.raw-produce`;
+  const produce = await rawKafkaProduce(s.env.kafka, s.env.eventsTopic, matcher.payloadEvents, produceGroup, opts.rawSeconds * 1000);
+  await s.env.admin.deleteGroups([produceGroup]).catch(() => undefined);
+  raw.produce = produce;
+  results.matcher = {
+    ...matcher,
+    ratioToRawKafka: matcher.rowChangesPerSec / rawRowChangesPerSec,
+    atTarget: eventsAt(matcher, 0.5 * rawRowChangesPerSec, produce),
+  };
 
   log(`3. dispatcher alone (${matcher.payloadEvents} payload events)`);
   await receiver.reset();
@@ -153,9 +166,12 @@ async function growth(ctx: Context): Promise<void> {
 
   const byWebhooks = runs.slice(0, counts.length);
   const sameWebhooks = byWebhooks.find((g) => g.webhooks === opts.webhooks);
+  const [fewest, most] = [byWebhooks[0], byWebhooks[byWebhooks.length - 1]];
+  const produce = results.raw?.produce;
   results.growth = {
     runs,
-    ratioLargestToSmallest: byWebhooks.length > 1 ? byWebhooks[byWebhooks.length - 1].rowChangesPerSec / byWebhooks[0].rowChangesPerSec : null,
+    ratioLargestToSmallest: byWebhooks.length > 1 ? most.rowChangesPerSec / fewest.rowChangesPerSec : null,
+    atTarget: byWebhooks.length > 1 && produce ? eventsAt(most, 0.8 * fewest.rowChangesPerSec, produce) : null,
     moreDocsRatio: sameWebhooks ? runs[runs.length - 1].rowChangesPerSec / sameWebhooks.rowChangesPerSec : null,
   };
 }
