@@ -98,13 +98,12 @@ export class MetricsRegistry {
   }
   render(): string {
     const mem = process.memoryUsage();
+    const gauge = (name: string, help: string, value: number): string => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`;
     const process_ = [
-      '# HELP process_resident_memory_bytes Resident memory size in bytes.',
-      '# TYPE process_resident_memory_bytes gauge',
-      `process_resident_memory_bytes ${mem.rss}`,
-      '# HELP nodejs_heap_used_bytes V8 heap used in bytes.',
-      '# TYPE nodejs_heap_used_bytes gauge',
-      `nodejs_heap_used_bytes ${mem.heapUsed}`,
+      gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', mem.rss),
+      gauge('nodejs_heap_used_bytes', 'V8 heap used in bytes.', mem.heapUsed),
+      gauge('nodejs_heap_total_bytes', 'V8 heap reserved in bytes.', mem.heapTotal),
+      gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects (Buffers included), in bytes.', mem.external),
     ];
     return [...this.metrics.map((m) => m.render()), ...process_].join('\n') + '\n';
   }
