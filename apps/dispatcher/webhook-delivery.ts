@@ -1,18 +1,21 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { EngineConfig } from '../../libs/config';
-import { DeliveryRepository, DeliveryState, DeliveryTarget } from '../../libs/db/delivery.repository';
+import { DeliveryRepository, HeadBatch } from '../../libs/db/delivery.repository';
 import { DeliveryStore } from './delivery-store';
 import {
-  Batch,
+  BatchEnd,
   buildPayloadBody,
   buildRequest,
+  DeliveryStatus,
   headAfter,
   HttpSender,
   nextStep,
   onAttemptFinished,
   onAttemptStarted,
+  OutgoingRequest,
   parseAllowedDomains,
+  QueueHead,
   RetryPolicy,
 } from '../../libs/delivery';
 import { Logger } from '../../libs/observability';
@@ -23,6 +26,21 @@ export const USER_AGENT = 'GristWebhookEngine/0.1.0 (+https://github.com/gristla
 
 /** Logged when an answer comes after the webhook was cleared or taken over by another instance. */
 const RESULT_DROPPED = 'attempt result dropped: queue cleared or webhook taken over by another instance';
+
+/** An attempt ready to go: the request, and what recording its outcome needs (not the batch's rows). */
+interface PreparedAttempt {
+  /** The webhook, the generation its queue was read at, and this instance as the lease owner. */
+  ref: { webhookId: string; generation: number; owner: string };
+  docId: string;
+  batchId: string;
+  batchEnd: BatchEnd;
+  started: DeliveryStatus;
+  request: OutgoingRequest;
+  size: number;
+  /** Of each row, for the end-to-end lag. */
+  bundleTimes: number[];
+  headAfter: QueueHead;
+}
 
 const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
 
@@ -65,10 +83,12 @@ export class WebhookDelivery implements OnApplicationShutdown {
   async deliverQueue(webhookId: string, owner: string, signal: AbortSignal): Promise<boolean> {
     try {
       while (!signal.aborted) {
-        const head = await this.repo.loadHead(webhookId, this.config.webhookBatchSize);
-        if (!head?.batch || !head.target.enabled || head.state.nextAttemptAt > Date.now()) return false;
-        this.generations.set(webhookId, head.state.generation);
-        const outcome = await this.attempt(head.target, head.state, head.batch, owner, signal);
+        // read and prepared in one expression: the head batch's rows are never held in this function's locals,
+        // which an async function keeps across its awaits, so they are not held while the request is in flight
+        const attempt = this.prepare(await this.repo.loadHead(webhookId, this.config.webhookBatchSize), owner);
+        if (!attempt) return false;
+        this.generations.set(webhookId, attempt.ref.generation);
+        const outcome = await this.attempt(attempt, signal);
         if (outcome !== 'next') return outcome === 'emptied';
       }
       return false;
@@ -77,37 +97,45 @@ export class WebhookDelivery implements OnApplicationShutdown {
     }
   }
 
+  /** The request for the head batch and what its outcome needs, without the rows; null when nothing is due. */
+  private prepare(head: HeadBatch | null, owner: string): PreparedAttempt | null {
+    const now = Date.now();
+    if (!head?.batch || !head.target.enabled || head.state.nextAttemptAt > now) return null;
+    const { target, state, batch } = head;
+    const batchId = state.batchId ?? randomUUID();
+    return {
+      ref: { webhookId: target.webhookId, generation: state.generation, owner },
+      docId: target.docId,
+      batchId,
+      batchEnd: batch.end,
+      started: onAttemptStarted(state.status, now),
+      request: buildRequest({
+        url: target.url,
+        authorization: target.authorization,
+        batchId,
+        timestampSec: Math.floor(now / 1000),
+        userAgent: USER_AGENT,
+        body: buildPayloadBody(target.payloadFormat, target.webhookId, target.docId, batch.rows),
+      }),
+      size: batch.rows.length,
+      bundleTimes: batch.rows.map((r) => r.bundleTime),
+      headAfter: headAfter(batch),
+    };
+  }
+
   /**
    * One attempt at the head batch: `next` when it was delivered and more rows wait, `emptied` when it was delivered
    * and nothing waits (the lease went with it), `stop` otherwise.
    */
-  private async attempt(
-    target: DeliveryTarget,
-    state: DeliveryState,
-    batch: Batch,
-    owner: string,
-    signal: AbortSignal,
-  ): Promise<'next' | 'emptied' | 'stop'> {
-    const { webhookId } = target;
-    const { rows, end: batchEnd } = batch;
-    const batchId = state.batchId ?? randomUUID();
-    const log = this.logger.child({ webhookId, docId: target.docId, batchId });
-    const started = onAttemptStarted(state.status, Date.now());
-    const ref = { webhookId, generation: state.generation, owner };
+  private async attempt(attempt: PreparedAttempt, signal: AbortSignal): Promise<'next' | 'emptied' | 'stop'> {
+    const { ref, batchId, batchEnd, started, size } = attempt;
+    const { webhookId } = ref;
+    const log = this.logger.child({ webhookId, docId: attempt.docId, batchId });
     if (!(await this.repo.startAttempt({ ...ref, status: started, batchId, batchEnd }))) return 'stop';
 
-    const body = buildPayloadBody(target.payloadFormat, webhookId, target.docId, rows);
-    const request = buildRequest({
-      url: target.url,
-      authorization: target.authorization,
-      batchId,
-      timestampSec: Math.floor(Date.now() / 1000),
-      userAgent: USER_AGENT,
-      body,
-    });
     let result;
     try {
-      result = await this.sender.send(request, signal);
+      result = await this.sender.send(attempt.request, signal);
     } catch (err) {
       if (isAbort(err)) {
         log.info('delivery abandoned', { reason: String((signal.reason as Error)?.message ?? signal.reason) });
@@ -118,17 +146,17 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const now = Date.now();
     const failedAttempts = started.batchAttempts + 1;
     const step = nextStep(result, failedAttempts, this.policy, now, Math.random);
-    const finished = onAttemptFinished(started, rows.length, result, step, now);
+    const finished = onAttemptFinished(started, size, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: rows.length, head: headAfter(batch) });
+      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: size, head: attempt.headAfter });
       if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return 'stop';
       }
-      this.metrics.rowsDelivered.inc({ webhookId }, rows.length);
-      for (const r of rows) this.metrics.endToEndLag.observe((now - r.bundleTime) / 1000);
-      log.debug('batch delivered', { size: rows.length, attempts: finished.lastEventBatch?.attempts });
+      this.metrics.rowsDelivered.inc({ webhookId }, size);
+      for (const bundleTime of attempt.bundleTimes) this.metrics.endToEndLag.observe((now - bundleTime) / 1000);
+      log.debug('batch delivered', { size, attempts: finished.lastEventBatch?.attempts });
       return rowsLeft > 0 ? 'next' : 'emptied';
     }
     if (!(await this.repo.recordFailure({ ...ref, status: finished, nextAttemptAt: now + step.delayMs }))) {
@@ -136,7 +164,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
       return 'stop';
     }
     log.warn('delivery failed', {
-      size: rows.length,
+      size,
       attempt: failedAttempts,
       status: finished.status,
       httpStatus: finished.lastEventBatch?.httpStatus,
