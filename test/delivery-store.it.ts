@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { openDatabase } from '../libs/db/data-source';
-import { DeliveryRepository, ReceivedEvent } from '../libs/db/delivery.repository';
+import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../libs/db/delivery.repository';
 import { headAfter, idleStatus, onAttemptStarted } from '../libs/delivery';
 import { PayloadEvent } from '../libs/domain';
 import { createTestDatabase, TestDatabase } from './support/harness';
@@ -48,7 +48,7 @@ function received(webhookId: string, actionNum: number, rowIds: number[], bundle
     bundleTime,
     rows: rowIds.map((id) => ({ type: 'add', id, fields: { Item: `item ${id}` }, previous: {}, changedColIds: [] })),
   };
-  return { event, json: JSON.stringify(event) };
+  return receivedEvent(event, JSON.stringify(event));
 }
 
 type QueueEntry = { action_num: string; table_id: string; num_rows: number; payload_rows: Array<{ id: number }> };

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap }
 import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
-import { DeliveryRepository, ReceivedEvent } from '../../libs/db/delivery.repository';
+import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../../libs/db/delivery.repository';
 import { parsePayloadEvent } from '../../libs/delivery';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
@@ -58,7 +58,7 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
       // decoded once: parsed here, and sent as it is to Postgres
       const json = message.value?.toString('utf8') ?? null;
       const event = parsePayloadEvent(json);
-      if (event) events.push({ event, json: json! });
+      if (event) events.push(receivedEvent(event, json!));
       else unreadable.push({ key: message.key, value: message.value, headers: { 'dlq-reason': 'not a payload event (v1)' } });
     }
     if (unreadable.length > 0) {
@@ -68,7 +68,7 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
     }
     const stored = await this.queues.storeEvents(events);
     const storedAt = Date.now();
-    for (const { event } of events) this.metrics.intakeLag.observe((storedAt - event.bundleTime) / 1000);
+    for (const { bundleTime } of events) this.metrics.intakeLag.observe((storedAt - bundleTime) / 1000);
     this.metrics.eventsQueued.inc({}, stored.queuedEvents);
     this.metrics.rowsQueued.inc({}, stored.queuedRows);
     this.metrics.eventsDuplicate.inc({}, stored.duplicates);

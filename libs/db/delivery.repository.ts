@@ -33,11 +33,21 @@ export interface HeadBatch {
   batch: Batch | null;
 }
 
-/** A payload event as read from the topic: parsed, and the JSON text it came as. */
+/** A payload event as read from the topic: the JSON text it came as, and what intake needs of it besides. */
 export interface ReceivedEvent {
-  event: PayloadEvent;
+  eventId: string;
+  bundleTime: number;
+  numRows: number;
   json: string;
 }
+
+/** Keeps of a parsed event only what intake needs, so its parsed rows are not held while it is stored. */
+export const receivedEvent = (event: PayloadEvent, json: string): ReceivedEvent => ({
+  eventId: event.eventId,
+  bundleTime: event.bundleTime,
+  numRows: event.rows.length,
+  json,
+});
 
 export interface IntakeResult {
   queuedEvents: number;
@@ -182,7 +192,7 @@ export class DeliveryRepository {
    * serialised again.
    */
   async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
-    const byId = new Map(received.map((r) => [r.event.eventId, r]));
+    const byId = new Map(received.map((r) => [r.eventId, r]));
     const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: received.length - byId.size, dropped: 0 };
     if (byId.size === 0) return result;
     const unique = [...byId.values()];
@@ -216,7 +226,7 @@ export class DeliveryRepository {
          UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n FROM locked x WHERE d.webhook_id = x.webhook_id)
        SELECT (SELECT count(*) FROM ev)::int AS unique, (SELECT count(*) FROM wanted)::int AS wanted,
               (SELECT count(*) FROM fresh)::int AS fresh, (SELECT coalesce(sum(n), 0) FROM counts)::int AS rows`,
-      [joinJson(unique.map((r) => r.json)), unique.map((r) => r.event.rows.length)],
+      [joinJson(unique.map((r) => r.json)), unique.map((r) => r.numRows)],
     );
     result.dropped = stored.unique - stored.wanted;
     result.duplicates += stored.wanted - stored.fresh;
