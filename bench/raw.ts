@@ -1,5 +1,5 @@
 /** Raw limits of the machine, with the bench's own data: a bare Kafka consumer and producer, a bare HTTP client. */
-import { Kafka } from 'kafkajs';
+import { Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'undici';
 import { createEventProducer, MAX_MESSAGE_BYTES, Outgoing, sendInSlices } from '../libs/runtime/kafka';
 import { perSecond, waitFor } from './util';
@@ -11,29 +11,47 @@ export interface RawKafkaResult {
 }
 
 /**
- * Reads `expected` messages of `topic` from the beginning with the matcher's consumer settings, doing nothing but
- * JSON.parse. Timed from the first batch, as the matcher is, so group joins do not count.
+ * Reads `topic` from the beginning with the matcher's consumer settings, handing each batch's messages to
+ * `eachBatch`, until `expected` messages were read.
  */
-export async function rawKafka(kafka: Kafka, topic: string, expected: number, groupId: string): Promise<RawKafkaResult> {
+async function readFromStart(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  groupId: string,
+  eachBatch: (messages: KafkaMessage[]) => void,
+): Promise<void> {
   const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 100 });
-  let messages = 0;
-  let firstAt = 0;
-  let lastAt = 0;
+  let read = 0;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
-        if (firstAt === 0) firstAt = Date.now();
-        for (const message of batch.messages) JSON.parse(message.value?.toString('utf8') ?? 'null');
-        messages += batch.messages.length;
-        lastAt = Date.now();
+        eachBatch(batch.messages);
+        read += batch.messages.length;
       },
     });
-    await waitFor(`the raw consumer to read ${expected} messages`, () => messages >= expected, 300_000, 20);
+    await waitFor(`the raw consumer to read ${expected} messages of ${topic}`, () => read >= expected, 300_000, 20);
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * Reads `expected` messages of `topic` from the beginning, doing nothing but JSON.parse. Timed from the first batch,
+ * as the matcher is, so group joins do not count.
+ */
+export async function rawKafka(kafka: Kafka, topic: string, expected: number, groupId: string): Promise<RawKafkaResult> {
+  let messages = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  await readFromStart(kafka, topic, expected, groupId, (batch) => {
+    if (firstAt === 0) firstAt = Date.now();
+    for (const message of batch) JSON.parse(message.value?.toString('utf8') ?? 'null');
+    messages += batch.length;
+    lastAt = Date.now();
+  });
   return { messages, ms: lastAt - firstAt, messagesPerSec: perSecond(messages, lastAt - firstAt) };
 }
 
@@ -55,22 +73,11 @@ export interface RawProduceResult {
 export async function rawKafkaProduce(kafka: Kafka, topic: string, expected: number, groupId: string, minMs: number): Promise<RawProduceResult> {
   const scratch = `${topic}.raw-produce`;
   const events: Outgoing[] = [];
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const value = m.value?.toString('utf8') ?? '';
-          events.push({ topic: scratch, message: { key: m.key?.toString('utf8'), value }, bytes: m.value?.length ?? 0 });
-        }
-      },
-    });
-    await waitFor(`the raw consumer to read ${expected} payload events`, () => events.length >= expected, 300_000, 20);
-  } finally {
-    await consumer.disconnect();
-  }
+  await readFromStart(kafka, topic, expected, groupId, (batch) => {
+    for (const m of batch) {
+      events.push({ topic: scratch, message: { key: m.key?.toString('utf8'), value: m.value?.toString('utf8') ?? '' }, bytes: m.value?.length ?? 0 });
+    }
+  });
 
   const admin = kafka.admin();
   await admin.connect();

@@ -1,4 +1,4 @@
-/** Small helpers shared by the bench: waiting, free ports, statistics, formatting. */
+/** Small helpers shared by the bench: waiting, statistics, formatting. */
 import { randomBytes } from 'node:crypto';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,7 +16,6 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
     await sleep(everyMs);
   }
 }
-
 
 export interface LatencySummary {
   count: number;

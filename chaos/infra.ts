@@ -181,7 +181,6 @@ export async function topicSize(admin: Admin, topic: string): Promise<number> {
   return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
 }
 
-
 // ---- apps ------------------------------------------------------------------------------------------------------
 
 export type AppName = 'config-api' | 'matcher' | 'dispatcher';
