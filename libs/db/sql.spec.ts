@@ -18,4 +18,21 @@ describe('StatementNames', () => {
     expect(a).toBeDefined();
     expect(b).toBeDefined();
   });
+
+  it('renews a name to one not given before, and keeps it', () => {
+    const names = new StatementNames(10);
+    const first = names.nameOf('a');
+    names.renew('a');
+    const second = names.nameOf('a');
+    names.renew('a');
+    expect(new Set([first, second, names.nameOf('a')]).size).toBe(3);
+    expect(names.nameOf('a')).toBe(names.nameOf('a'));
+  });
+
+  it('leaves a text it never named unnamed when renewed', () => {
+    const names = new StatementNames(1);
+    names.nameOf('a');
+    names.renew('b');
+    expect(names.nameOf('b')).toBeUndefined();
+  });
 });

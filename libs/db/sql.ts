@@ -17,6 +17,7 @@ export interface Queryable {
  */
 export class StatementNames {
   private readonly names = new Map<string, string>();
+  private renewals = 0;
 
   constructor(private readonly max: number) {}
 
@@ -28,6 +29,32 @@ export class StatementNames {
     }
     return name;
   }
+
+  /** Gives `text` a name no connection has prepared yet, so each prepares it again. */
+  renew(text: string): void {
+    const name = this.names.get(text);
+    if (name !== undefined) this.names.set(text, `${name.split('_')[0]}_${++this.renewals}`);
+  }
+}
+
+/**
+ * Postgres refuses to run a prepared statement whose result columns changed since it was prepared (a migration run
+ * by a newer version during a rolling upgrade, say) on every later call on that connection. The statement did
+ * nothing, so it can run again under a new name.
+ */
+const isStalePlan = (err: unknown): boolean => {
+  const { code, routine } = (err ?? {}) as { code?: string; routine?: string };
+  return code === '0A000' && routine === 'RevalidateCachedQuery';
+};
+
+/** Runs `work` again, once, if a prepared statement in it was stale (and has been renamed meanwhile). */
+async function retryStalePlan<R>(work: () => Promise<R>): Promise<R> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isStalePlan(err)) throw err;
+    return work();
+  }
 }
 
 const statementNames = new StatementNames(500);
@@ -35,7 +62,12 @@ const statementNames = new StatementNames(500);
 class Connection implements Queryable {
   constructor(private readonly client: Pool | PoolClient) {}
   async rows<T>(text: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.client.query({ name: statementNames.nameOf(text), text, values: params })).rows as T[];
+    try {
+      return (await this.client.query({ name: statementNames.nameOf(text), text, values: params })).rows as T[];
+    } catch (err) {
+      if (isStalePlan(err)) statementNames.renew(text);
+      throw err;
+    }
   }
 }
 
@@ -54,10 +86,15 @@ export class Sql implements Queryable {
   }
 
   rows<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]> {
-    return this.direct.rows<T>(text, params);
+    return retryStalePlan(() => this.direct.rows<T>(text, params));
   }
 
-  async transaction<R>(work: (tx: Queryable) => Promise<R>): Promise<R> {
+  /** Runs `work` in one transaction; `work` touches nothing but the database, as it may run twice (stale plan). */
+  transaction<R>(work: (tx: Queryable) => Promise<R>): Promise<R> {
+    return retryStalePlan(() => this.transactionOnce(work));
+  }
+
+  private async transactionOnce<R>(work: (tx: Queryable) => Promise<R>): Promise<R> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
