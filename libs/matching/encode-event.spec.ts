@@ -1,7 +1,8 @@
 import { PayloadEvent, PayloadRow } from '../domain';
 import { payloadEventEncoder } from './encode-event';
 
-const event = (webhookId: string, rows: PayloadRow[], tableId = 'Orders'): PayloadEvent => ({
+// Required: a field added to PayloadEvent, optional or not, must be set here, and the encoder then must write it
+const event = (webhookId: string, rows: PayloadRow[], tableId = 'Orders'): Required<PayloadEvent> => ({
   v: 1,
   eventId: `doc:7:${webhookId}`,
   webhookId,
