@@ -50,7 +50,7 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
     await this.producer.disconnect();
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const events: ReceivedEvent[] = [];
     const unreadable = [];
@@ -74,7 +74,6 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
     this.metrics.eventsDuplicate.inc({}, stored.duplicates);
     this.metrics.eventsDropped.inc({}, stored.dropped);
     resolveOffset(batch.messages[batch.messages.length - 1].offset);
-    await commitOffsetsIfNecessary();
     await heartbeat();
     if (stored.queuedRows > 0) this.scheduler.poke();
   }

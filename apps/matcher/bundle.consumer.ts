@@ -65,7 +65,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     await this.producer.disconnect();
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     for (let start = 0; start < batch.messages.length; start += CHUNK) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + CHUNK);
@@ -74,7 +74,6 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         batch.partition,
       );
       resolveOffset(chunk[chunk.length - 1].offset);
-      await commitOffsetsIfNecessary();
       await heartbeat();
     }
   }

@@ -58,9 +58,10 @@ export interface BatchConsumerOptions {
 }
 
 /**
- * A consumer that commits only what `eachBatch` resolves. It restarts itself after any crash (a broker restart
- * included) rather than exiting, and returns once connected: joining the group may wait for a dead member's session
- * to expire, and /health should not.
+ * A consumer that commits only what `eachBatch` resolves, and only once `eachBatch` returns (kafkajs's autoCommit
+ * after each batch, and on a rebalance), so no offset moves before the work it covers is saved. It restarts itself
+ * after any crash (a broker restart included) rather than exiting, and returns once connected: joining the group
+ * may wait for a dead member's session to expire, and /health should not.
  */
 export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): Promise<Consumer> {
   const consumer = kafka.consumer({
