@@ -1,12 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../../libs/db/delivery.repository';
 import { parsePayloadEvent } from '../../libs/delivery';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { startBatchConsumer } from '../../libs/runtime/kafka';
+import { BatchConsumer, startBatchConsumer } from '../../libs/runtime/kafka';
 import { DeliveryScheduler } from './delivery-scheduler';
 import { DispatcherMetrics } from './dispatcher.metrics';
 
@@ -16,7 +16,7 @@ import { DispatcherMetrics } from './dispatcher.metrics';
  */
 @Injectable()
 export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private consumer: Consumer | null = null;
+  private consumer: BatchConsumer | null = null;
   private readonly producer: Producer;
   private readonly queues: DeliveryRepository;
 

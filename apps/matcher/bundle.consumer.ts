@@ -1,12 +1,12 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { payloadEventEncoder, splitPayloadEvent } from '../../libs/matching';
 import { Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
+import { BatchConsumer, createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
 
@@ -31,7 +31,7 @@ const EVENT_BYTES = SEND_BYTES;
  */
 @Injectable()
 export class BundleConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private consumer: Consumer | null = null;
+  private consumer: BatchConsumer | null = null;
   private readonly producer: Producer;
   private readonly docs: DocStateRepository;
 

@@ -1,5 +1,5 @@
 import { PartitionerArgs, Partitioners } from 'kafkajs';
-import { Outgoing, rememberKeyPartitions, slicesOf } from './kafka';
+import { Outgoing, PendingOffsets, rememberKeyPartitions, slicesOf } from './kafka';
 
 const metadata = (count: number): PartitionerArgs['partitionMetadata'] =>
   Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
@@ -48,5 +48,31 @@ describe('slicesOf', () => {
     const slices = slicesOf(items(), 100);
     slices.next();
     expect(taken).toBe(2);
+  });
+});
+
+describe('PendingOffsets', () => {
+  type Step = ['resolved', number, string] | ['take'] | ['restore', Array<[number, string]>] | ['keepOnly', number[]];
+  const run = (steps: Step[]): Array<[number, string]> => {
+    const pending = new PendingOffsets();
+    for (const step of steps) {
+      if (step[0] === 'resolved') pending.resolved(step[1], step[2]);
+      else if (step[0] === 'take') pending.take();
+      else if (step[0] === 'restore') pending.restore(step[1].map(([partition, offset]) => ({ partition, offset })));
+      else pending.keepOnly(step[1]);
+    }
+    return pending.take().map(({ partition, offset }) => [partition, offset]);
+  };
+
+  it.each<[string, Step[], Array<[number, string]>]>([
+    ['nothing resolved: nothing to commit', [], []],
+    ['the next offset to read, per partition, the latest winning', [['resolved', 0, '4'], ['resolved', 1, '9'], ['resolved', 0, '7']], [[0, '8'], [1, '10']]],
+    ['offsets past 2^53 stay exact', [['resolved', 0, '9007199254740993']], [[0, '9007199254740994']]],
+    ['taken once', [['resolved', 0, '1'], ['take']], []],
+    ['a failed commit put back', [['resolved', 0, '1'], ['take'], ['restore', [[0, '2']]]], [[0, '2']]],
+    ['put back, unless resolved further meanwhile', [['resolved', 0, '5'], ['restore', [[0, '2'], [1, '3']]]], [[0, '6'], [1, '3']]],
+    ['partitions lost in a rebalance dropped', [['resolved', 0, '1'], ['resolved', 1, '1'], ['resolved', 2, '1'], ['keepOnly', [1]]], [[1, '2']]],
+  ])('%s', (_name, steps, expected) => {
+    expect(run(steps)).toEqual(expected);
   });
 });

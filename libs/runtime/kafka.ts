@@ -1,4 +1,4 @@
-import { Admin, Consumer, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners, Producer } from 'kafkajs';
+import { Admin, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners, Producer } from 'kafkajs';
 import { EngineConfig } from '../config';
 import { Logger } from '../observability';
 
@@ -54,16 +54,62 @@ export interface BatchConsumerOptions {
   logger: Logger;
   /** Partitions handled at once; each keeps its own order. */
   partitionsConsumedConcurrently?: number;
+  /** How often resolved offsets are committed (default one second); they are also committed on disconnect. */
+  commitEveryMs?: number;
   eachBatch(payload: EachBatchPayload): Promise<void>;
 }
 
+/** How often resolved offsets are committed (PendingOffsets). */
+const COMMIT_EVERY_MS = 1000;
+
+export interface PartitionOffset {
+  partition: number;
+  /** The next offset to read, as Kafka commits it. */
+  offset: string;
+}
+
 /**
- * A consumer that commits only what `eachBatch` resolves, and only once `eachBatch` returns (kafkajs's autoCommit
- * after each batch, and on a rebalance), so no offset moves before the work it covers is saved. It restarts itself
- * after any crash (a broker restart included) rather than exiting, and returns once connected: joining the group
- * may wait for a dead member's session to expire, and /health should not.
+ * Offsets resolved but not yet committed, per partition. They are committed every second rather than after each
+ * batch (kafkajs's autoCommit), which takes a broker round trip off every batch; a crash replays at most that
+ * second of batches, and both consumers drop what they see again (actionNum, eventId).
  */
-export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): Promise<Consumer> {
+export class PendingOffsets {
+  private readonly next = new Map<number, string>();
+
+  /** `offset` and everything before it in `partition` are saved. */
+  resolved(partition: number, offset: string): void {
+    this.next.set(partition, (BigInt(offset) + 1n).toString());
+  }
+
+  /** Everything pending, which is no longer pending. */
+  take(): PartitionOffset[] {
+    const taken = [...this.next].map(([partition, offset]) => ({ partition, offset }));
+    this.next.clear();
+    return taken;
+  }
+
+  /** Puts back what a failed commit took, except where a later offset was resolved meanwhile. */
+  restore(taken: PartitionOffset[]): void {
+    for (const { partition, offset } of taken) if (!this.next.has(partition)) this.next.set(partition, offset);
+  }
+
+  /** After a rebalance: the partitions this member lost are its new owner's to commit. */
+  keepOnly(partitions: number[]): void {
+    for (const partition of [...this.next.keys()]) if (!partitions.includes(partition)) this.next.delete(partition);
+  }
+}
+
+export interface BatchConsumer {
+  /** Lets the batches in flight finish, commits what they resolved, and leaves the group. */
+  disconnect(): Promise<void>;
+}
+
+/**
+ * A consumer that commits only what `eachBatch` resolves, so no offset moves before the work it covers is saved
+ * (PendingOffsets). It restarts itself after any crash (a broker restart included) rather than exiting, and returns
+ * once connected: joining the group may wait for a dead member's session to expire, and /health should not.
+ */
+export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): Promise<BatchConsumer> {
   const consumer = kafka.consumer({
     groupId: opts.groupId,
     sessionTimeout: 10_000,
@@ -71,22 +117,67 @@ export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOption
     maxWaitTimeInMs: 100,
     retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 20, restartOnFailure: async () => true },
   });
+  const pending = new PendingOffsets();
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  let committing: Promise<void> = Promise.resolve();
+  let failing = false;
+  const commit = (): Promise<void> =>
+    (committing = committing.then(async () => {
+      const taken = pending.take();
+      if (taken.length === 0) return;
+      try {
+        await consumer.commitOffsets(taken.map((t) => ({ topic: opts.topic, ...t })));
+        if (failing) opts.logger.info('offsets committed again', { topic: opts.topic });
+        failing = false;
+      } catch (err) {
+        pending.restore(taken);
+        // logged once per outage or rebalance, not every second
+        if (!failing) opts.logger.warn('could not commit offsets, retrying every period', { topic: opts.topic, err });
+        failing = true;
+      }
+    }));
+
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     opts.logger.error('consumer crashed', { topic: opts.topic, err: payload.error, restart: payload.restart });
   });
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => pending.keepOnly(payload.memberAssignment[opts.topic] ?? []));
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
   consumer
     .run({
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
-      eachBatch: (payload) => opts.eachBatch(payload),
+      eachBatch: async (payload) => {
+        if (stopping) return;
+        const resolveOffset = (offset: string): void => {
+          payload.resolveOffset(offset);
+          pending.resolved(payload.batch.partition, offset);
+        };
+        const work = opts.eachBatch({ ...payload, resolveOffset });
+        inFlight.add(work);
+        try {
+          await work;
+        } finally {
+          inFlight.delete(work);
+        }
+      },
     })
     .catch((err) => {
       opts.logger.error('consumer could not start', { topic: opts.topic, err });
       process.exit(1);
     });
-  return consumer;
+  const timer = setInterval(() => void commit(), opts.commitEveryMs ?? COMMIT_EVERY_MS);
+  return {
+    async disconnect() {
+      stopping = true;
+      clearInterval(timer);
+      await Promise.allSettled([...inFlight]);
+      await commit();
+      await consumer.disconnect();
+    },
+  };
 }
 
 /** Keys whose partition is remembered per topic; past it the memory starts afresh (webhooks come and go). */
