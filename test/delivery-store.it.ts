@@ -3,36 +3,26 @@
  * as a duplicate or as not for the webhook (SPEC section 4).
  */
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { openDatabase } from '../libs/db/data-source';
 import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../libs/db/delivery.repository';
 import { headAfter, idleStatus, onAttemptStarted } from '../libs/delivery';
 import { PayloadEvent } from '../libs/domain';
-import { createTestDatabase, TestDatabase } from './support/harness';
+import { useMigratedDatabase } from './support/harness';
 
-let db: TestDatabase;
-let source: DataSource;
+const database = useMigratedDatabase();
 let repo: DeliveryRepository;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  source = await openDatabase(db.url, 2);
-  repo = new DeliveryRepository(source);
-});
-
-afterAll(async () => {
-  await source.destroy();
-  await db.drop();
+beforeAll(() => {
+  repo = new DeliveryRepository(database.source);
 });
 
 async function webhook(opts: { enabled?: boolean; activeSince?: number } = {}): Promise<string> {
   const id = randomUUID();
-  await db.query(
+  await database.db.query(
     `INSERT INTO webhooks (id, doc_id, url, event_types, unsubscribe_key, enabled, active_since)
      VALUES ($1, 'doc', 'http://example.com/', '{add}', 'key', $2, $3)`,
     [id, opts.enabled ?? true, opts.activeSince ?? 0],
   );
-  await db.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [id]);
+  await database.db.query('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [id]);
   return id;
 }
 
@@ -53,12 +43,12 @@ function received(webhookId: string, actionNum: number, rowIds: number[], bundle
 
 type QueueEntry = { action_num: string; table_id: string; num_rows: number; payload_rows: Array<{ id: number }> };
 const queue = (webhookId: string): Promise<QueueEntry[]> =>
-  db.query('SELECT action_num, table_id, num_rows, payload_rows FROM webhook_queue WHERE webhook_id = $1 ORDER BY seq', [webhookId]);
+  database.db.query('SELECT action_num, table_id, num_rows, payload_rows FROM webhook_queue WHERE webhook_id = $1 ORDER BY seq', [webhookId]);
 /** Each queued event as [actionNum, its row ids]. */
 const queuedIds = async (webhookId: string): Promise<Array<[number, number[]]>> =>
   (await queue(webhookId)).map((e) => [Number(e.action_num), e.payload_rows.map((r) => r.id)]);
 const numWaiting = async (webhookId: string): Promise<number> =>
-  (await db.query<{ num_waiting: number }>('SELECT num_waiting FROM webhook_delivery WHERE webhook_id = $1', [webhookId]))[0].num_waiting;
+  (await database.db.query<{ num_waiting: number }>('SELECT num_waiting FROM webhook_delivery WHERE webhook_id = $1', [webhookId]))[0].num_waiting;
 
 describe('storeEvents', () => {
   it('queues every event in topic order across webhooks, rows in order, and counts the rows into numWaiting', async () => {
@@ -100,7 +90,7 @@ describe('storeEvents', () => {
     expect(result).toEqual({ queuedEvents: 1, queuedRows: 1, duplicates: 0, dropped: 3 });
     expect([await numWaiting(live), await numWaiting(disabled), await numWaiting(later)]).toEqual([1, 0, 0]);
     // a dropped event was not remembered: the webhook gets it if it comes again once the webhook may have it
-    await db.query('UPDATE webhooks SET enabled = true WHERE id = $1', [disabled]);
+    await database.db.query('UPDATE webhooks SET enabled = true WHERE id = $1', [disabled]);
     expect((await repo.storeEvents([received(disabled, 1, [1])])).queuedEvents).toBe(1);
   });
 
@@ -123,7 +113,7 @@ describe('head batches over queued events', () => {
 
   async function leasedWebhook(): Promise<string> {
     const id = await webhook();
-    await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = $3', [owner, Date.now() + 60_000, id]);
+    await database.db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = $3', [owner, Date.now() + 60_000, id]);
     return id;
   }
 
@@ -173,7 +163,7 @@ describe('statements that lock several webhooks', () => {
     const owner = 'instance-a';
     const hooks: string[] = [];
     for (let i = 0; i < 24; i++) hooks.push(await webhook());
-    await db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = ANY($3)', [owner, Date.now() + 60_000, hooks]);
+    await database.db.query('UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2 WHERE webhook_id = ANY($3)', [owner, Date.now() + 60_000, hooks]);
     // each round takes the webhooks in a different order, so only locking in one order everywhere avoids a cycle
     const shuffled = (round: number): string[] => [...hooks].sort((a, b) => ((a.charCodeAt(round % 30) ^ round) - (b.charCodeAt(round % 30) ^ round)) || a.localeCompare(b));
     for (let round = 0; round < 100; round++) {

@@ -1,23 +1,13 @@
 /** The matcher's document state statement against the real database: what a save writes, and what it refuses. */
-import { DataSource } from 'typeorm';
-import { openDatabase } from '../libs/db/data-source';
 import { DocChanges, DocStateRepository, StoredRowValues } from '../libs/db/doc-state.repository';
 import { emptySchema } from '../libs/domain';
-import { createTestDatabase, TestDatabase } from './support/harness';
+import { useMigratedDatabase } from './support/harness';
 
-let db: TestDatabase;
-let source: DataSource;
+const database = useMigratedDatabase();
 let repo: DocStateRepository;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  source = await openDatabase(db.url, 2);
-  repo = new DocStateRepository(source);
-});
-
-afterAll(async () => {
-  await source.destroy();
-  await db.drop();
+beforeAll(() => {
+  repo = new DocStateRepository(database.source);
 });
 
 function changes(docId: string, from: number, to: number, rows: Array<[string, number, StoredRowValues | null]>, clearedTables: string[] = []): DocChanges {
@@ -32,7 +22,7 @@ function changes(docId: string, from: number, to: number, rows: Array<[string, n
 }
 
 const stored = async (docId: string): Promise<Array<[string, number, unknown]>> =>
-  (await db.query<{ table_ref: string; row_id: number; fields: unknown }>(
+  (await database.db.query<{ table_ref: string; row_id: number; fields: unknown }>(
     'SELECT table_ref, row_id, fields FROM doc_rows WHERE doc_id = $1 ORDER BY table_ref, row_id',
     [docId],
   )).map((r) => [r.table_ref, r.row_id, r.fields]);

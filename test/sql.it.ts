@@ -2,24 +2,14 @@
  * Prepared statements against the real database: a migration that changes what a statement returns (a rolling
  * upgrade: the new version migrates while the old one runs) must not break the statements already prepared.
  */
-import { DataSource } from 'typeorm';
-import { openDatabase } from '../libs/db/data-source';
 import { Sql } from '../libs/db/sql';
-import { createTestDatabase, TestDatabase } from './support/harness';
+import { useMigratedDatabase } from './support/harness';
 
-let db: TestDatabase;
-let source: DataSource;
+const database = useMigratedDatabase();
 let sql: Sql;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  source = await openDatabase(db.url, 2);
-  sql = new Sql(source);
-});
-
-afterAll(async () => {
-  await source.destroy();
-  await db.drop();
+beforeAll(() => {
+  sql = new Sql(database.source);
 });
 
 /** Runs a statement on both connections of the pool at once, so each has it prepared. */
@@ -27,32 +17,32 @@ const onBoth = (text: string) => Promise.all([sql.rows(text), sql.rows(text)]);
 
 describe('Sql, after a migration changes what a prepared statement returns', () => {
   it('runs the statement again, prepared anew, on every connection', async () => {
-    await db.query('CREATE TABLE plain (a int)');
-    await db.query('INSERT INTO plain VALUES (1)');
+    await database.db.query('CREATE TABLE plain (a int)');
+    await database.db.query('INSERT INTO plain VALUES (1)');
     expect(await onBoth('SELECT * FROM plain')).toEqual([[{ a: 1 }], [{ a: 1 }]]);
-    await db.query('ALTER TABLE plain ADD COLUMN b int DEFAULT 7');
+    await database.db.query('ALTER TABLE plain ADD COLUMN b int DEFAULT 7');
     expect(await onBoth('SELECT * FROM plain')).toEqual([[{ a: 1, b: 7 }], [{ a: 1, b: 7 }]]);
-    await db.query('ALTER TABLE plain ALTER COLUMN b TYPE text');
+    await database.db.query('ALTER TABLE plain ALTER COLUMN b TYPE text');
     expect(await onBoth('SELECT * FROM plain')).toEqual([[{ a: 1, b: '7' }], [{ a: 1, b: '7' }]]);
   });
 
   it('runs a transaction again, prepared anew', async () => {
-    await db.query('CREATE TABLE tx (a int)');
+    await database.db.query('CREATE TABLE tx (a int)');
     const insertAndRead = (a: number) =>
       sql.transaction(async (tx) => {
         await tx.rows('INSERT INTO tx (a) VALUES ($1)', [a]);
         return tx.rows('SELECT * FROM tx ORDER BY a');
       });
     expect(await insertAndRead(1)).toEqual([{ a: 1 }]);
-    await db.query('ALTER TABLE tx ADD COLUMN b int DEFAULT 7');
+    await database.db.query('ALTER TABLE tx ADD COLUMN b int DEFAULT 7');
     // the first try is rolled back when its read is refused, so the row goes in once
     expect(await insertAndRead(2)).toEqual([{ a: 1, b: 7 }, { a: 2, b: 7 }]);
   });
 
   it('still fails a statement the migration really broke', async () => {
-    await db.query('CREATE TABLE broken (a int, b int)');
+    await database.db.query('CREATE TABLE broken (a int, b int)');
     expect(await sql.rows('SELECT a, b FROM broken')).toEqual([]);
-    await db.query('ALTER TABLE broken DROP COLUMN b');
+    await database.db.query('ALTER TABLE broken DROP COLUMN b');
     await expect(sql.rows('SELECT a, b FROM broken')).rejects.toThrow('column "b" does not exist');
   });
 });

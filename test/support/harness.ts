@@ -11,6 +11,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Admin, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { openDatabase } from '../../libs/db/data-source';
 import { waitFor } from '../../libs/testing/wait-for';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -50,6 +52,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await a.end();
     },
   };
+}
+
+export interface MigratedDatabase {
+  db: TestDatabase;
+  /** The apps' own access to it: migrated, two pooled connections. */
+  source: DataSource;
+}
+
+/** A migrated database of its own for the calling test file: made before its tests, dropped after them. */
+export function useMigratedDatabase(): MigratedDatabase {
+  const database = {} as MigratedDatabase;
+  beforeAll(async () => {
+    database.db = await createTestDatabase();
+    database.source = await openDatabase(database.db.url, 2);
+  });
+  afterAll(async () => {
+    await database.source?.destroy();
+    await database.db?.drop();
+  });
+  return database;
 }
 
 // ---- Kafka ----------------------------------------------------------------------------------------------------
