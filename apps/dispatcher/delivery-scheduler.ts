@@ -31,8 +31,12 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   /** Webhooks whose loop failed unexpectedly, with when they may be claimed again. */
   private readonly coolingDown = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Webhooks claimed again while their loop was ending (its success emptied the queue and let the lease go). */
+  private readonly reclaimed = new Set<string>();
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
+  /** The last claim filled every free slot: more webhooks may be due, so a loop that ends looks for them. */
+  private saturated = false;
   private stopped = false;
 
   constructor(
@@ -79,12 +83,19 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   private async claim(): Promise<void> {
     const free = this.config.dispatchConcurrency - this.active.size;
-    if (this.stopped || free <= 0) return;
+    if (this.stopped) return;
+    this.saturated = free <= 0;
+    if (this.saturated) return;
     const now = Date.now();
     for (const [id, until] of this.coolingDown) if (until <= now) this.coolingDown.delete(id);
-    const busy = [...this.active.keys(), ...this.coolingDown.keys()];
-    const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, busy, free);
-    for (const id of ids) this.start(id);
+    // a running loop holds its webhook's lease, so the claim only gets it back once that loop's success has let the
+    // lease go: rows queued since then are delivered by a new loop as soon as the old one has ended
+    const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, [...this.coolingDown.keys()], free);
+    this.saturated = ids.length >= free;
+    for (const id of ids) {
+      if (this.active.has(id)) this.reclaimed.add(id);
+      else this.start(id);
+    }
   }
 
   private start(webhookId: string): void {
@@ -99,8 +110,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
       })
       .then(async (released) => {
         this.active.delete(webhookId);
-        if (!released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
-        this.poke();
+        const reclaimed = this.reclaimed.delete(webhookId);
+        if (reclaimed && !this.stopped && !this.coolingDown.has(webhookId)) return this.start(webhookId);
+        if (reclaimed || !released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
+        // a queue emptied and let go needs no claim: rows queued after it come with intake's poke
+        if (!released || this.saturated) this.poke();
       });
   }
 

@@ -1,0 +1,89 @@
+import { EngineConfig } from '../../libs/config';
+import { Logger } from '../../libs/observability';
+import { waitFor } from '../../libs/testing/wait-for';
+import { DeliveryScheduler } from './delivery-scheduler';
+import { DeliveryStore } from './delivery-store';
+import { WebhookDelivery } from './webhook-delivery';
+
+/** A delivery loop the test ends when it wants: true when its success emptied the queue and let the lease go. */
+interface Loop {
+  webhookId: string;
+  end: (released: boolean) => void;
+}
+
+/** The scheduler over a fake store and fake loops: `claims` answers each claimDue call in turn (then nothing). */
+function scheduler(claims: string[][], dispatchConcurrency = 10) {
+  const claimCalls: string[][] = [];
+  const released: string[] = [];
+  const loops: Loop[] = [];
+  let running = 0;
+  let mostRunning = 0;
+  const repo = {
+    claimDue: async (_owner: string, _now: number, _leaseMs: number, exclude: string[]) => {
+      claimCalls.push(exclude);
+      return claims.shift() ?? [];
+    },
+    releaseLease: async (_owner: string, webhookId: string) => void released.push(webhookId),
+  };
+  const delivery = {
+    deliverQueue: (webhookId: string) =>
+      new Promise<boolean>((resolve) => {
+        mostRunning = Math.max(mostRunning, ++running);
+        loops.push({ webhookId, end: (r) => (running--, resolve(r)) });
+      }),
+    generationOf: () => undefined,
+  };
+  const logger = { warn: () => undefined, error: () => undefined } as unknown as Logger;
+  const subject = new DeliveryScheduler(
+    { repo } as unknown as DeliveryStore,
+    delivery as unknown as WebhookDelivery,
+    { dispatchConcurrency } as EngineConfig,
+    logger,
+  );
+  return { subject, claimCalls, released, loops, mostRunning: () => mostRunning };
+}
+
+/** Lets every pending promise and immediate callback run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('DeliveryScheduler', () => {
+  it('delivers a webhook claimed again while its loop ends in a new loop, never two at once', async () => {
+    const s = scheduler([['w1'], ['w1']]);
+    s.subject.poke();
+    await waitFor('the first loop', () => s.loops.length === 1);
+    // intake queued rows after the loop's success let the lease go: the claim gets w1 back while its loop ends
+    s.subject.poke();
+    await waitFor('the second claim', () => s.claimCalls.length === 2);
+    await settle();
+    expect(s.loops).toHaveLength(1);
+    s.loops[0].end(true);
+    await waitFor('the second loop', () => s.loops.length === 2);
+    expect(s.loops.map((l) => l.webhookId)).toEqual(['w1', 'w1']);
+    expect(s.mostRunning()).toBe(1);
+    expect(s.released).toEqual([]);
+  });
+
+  it.each([
+    { case: 'a queue emptied and let go, slots to spare: no claim', concurrency: 10, released: true, claims: 1, releases: [] },
+    { case: 'a queue emptied, every slot was taken: claims again', concurrency: 1, released: true, claims: 2, releases: [] },
+    { case: 'a loop that stopped with rows left: lets the lease go, claims again', concurrency: 10, released: false, claims: 2, releases: ['w1'] },
+  ])('when a loop ends, $case', async ({ concurrency, released, claims, releases }) => {
+    const s = scheduler([['w1']], concurrency);
+    s.subject.poke();
+    await waitFor('the loop', () => s.loops.length === 1);
+    s.loops[0].end(released);
+    await settle();
+    await settle();
+    expect(s.claimCalls).toHaveLength(claims);
+    expect(s.released).toEqual(releases);
+  });
+
+  it('excludes only the webhooks cooling down from a claim, not those it is delivering', async () => {
+    const s = scheduler([['w1']]);
+    s.subject.poke();
+    await waitFor('the loop', () => s.loops.length === 1);
+    s.subject.poke();
+    await waitFor('the second claim', () => s.claimCalls.length === 2);
+    expect(s.claimCalls[1]).toEqual([]);
+  });
+});
