@@ -12,7 +12,7 @@ interface Loop {
 }
 
 /** The scheduler over a fake store and fake loops: `claims` answers each claimDue call in turn (then nothing). */
-function scheduler(claims: string[][], dispatchConcurrency = 10) {
+function scheduler(claims: Array<string[] | Promise<string[]>>, dispatchConcurrency = 10) {
   const claimCalls: string[][] = [];
   const released: string[] = [];
   const loops: Loop[] = [];
@@ -76,6 +76,18 @@ describe('DeliveryScheduler', () => {
     await settle();
     expect(s.claimCalls).toHaveLength(claims);
     expect(s.released).toEqual(releases);
+  });
+
+  it('hands back at once what a claim got while the dispatcher was shutting down', async () => {
+    let answer: (ids: string[]) => void = () => undefined;
+    const s = scheduler([new Promise<string[]>((resolve) => (answer = resolve))]);
+    s.subject.poke();
+    await waitFor('the claim', () => s.claimCalls.length === 1);
+    const shutdown = s.subject.beforeApplicationShutdown();
+    answer(['w2']);
+    await shutdown;
+    expect(s.loops).toEqual([]);
+    expect(s.released).toEqual(['w2']);
   });
 
   it('excludes only the webhooks cooling down from a claim, not those it is delivering', async () => {

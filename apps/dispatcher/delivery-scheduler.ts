@@ -92,10 +92,14 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     // lease go: rows queued since then are delivered by a new loop as soon as the old one has ended
     const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, [...this.coolingDown.keys()], free);
     this.saturated = ids.length >= free;
+    const handedBack: Array<Promise<void>> = [];
     for (const id of ids) {
       if (this.active.has(id)) this.reclaimed.add(id);
+      // claimed while shutting down: handed back at once, not when the lease runs out
+      else if (this.stopped) handedBack.push(this.repo.releaseLease(this.owner, id));
       else this.start(id);
     }
+    await Promise.all(handedBack);
   }
 
   private start(webhookId: string): void {
