@@ -888,9 +888,12 @@ describe('config API', () => {
           expect(res.status).toBeGreaterThanOrEqual(200);
         }
       }
-      expect(await call('GET', '/api/docs/a%00b/webhooks')).toEqual(plainError(400, 'Invalid docId: it contains a NUL character'));
+      expect(await call('GET', '/api/docs/a%00b/webhooks')).toEqual(
+        plainError(400, 'Invalid docId: it contains a NUL character or an unpaired surrogate'),
+      );
       expect(await call('GET', '/api/docs/%ZZ/webhooks')).toMatchObject({ status: 400 });
-      expect(await call('GET', `/api/docs/${random(6000)}/webhooks`)).toEqual({ status: 200, body: { webhooks: [] } });
+      expect(await call('GET', `/api/docs/${random(6000)}/webhooks`)).toEqual(plainError(400, 'Invalid docId: it is 6000 bytes long, more than 512'));
+      expect(await call('GET', `/api/docs/${random(512)}/webhooks`)).toEqual({ status: 200, body: { webhooks: [] } });
       // a valid id under another document is still unknown
       expect(await call('PATCH', `/api/docs/${DOC}x/webhooks/${id}`, { name: 'x' })).toEqual(plainError(404, `Webhook not found "${id}"`));
       expect((await webhook(DOC, id)).fields.name).toBe('');

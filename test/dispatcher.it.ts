@@ -15,6 +15,7 @@ import {
   createTestKafka,
   engineEnv,
   HoldingReceiver,
+  readTopic,
   ReceivedRequest,
   Receiver,
   Reply,
@@ -415,6 +416,18 @@ describe('dispatcher: isolation and queue control', () => {
     expect(await usageOf(call, docId, hanging)).toMatchObject({ status: 'sending', numWaiting: 6, lastEventBatch: null });
     expect(await usageOf(call, docId, healthy)).toMatchObject({ status: 'idle', numWaiting: 0 });
     await call('DELETE', `/api/docs/${docId}/webhooks/queue/${hanging}`);
+  });
+
+  it('dead-letters payload events Postgres could not store, and delivers the rest of their batch', async () => {
+    const w = await createWebhook(call, docId, `${receiver.url}/unstorable`);
+    const nul = feed.event(w, [1]);
+    nul.rows[0].fields.Item = 'a\u0000b';
+    const longId = { ...feed.event(w, [2]), eventId: `${'d'.repeat(600)}:1:${w}` };
+    await feed.send([nul, longId, feed.event(w, [3])]);
+    await waitFor('the storable row', () => route.rows('/unstorable').length === 1, 5000);
+    expect(ids(route.rows('/unstorable'))).toEqual([3]);
+    const dead = await readTopic(k.kafka, `${k.eventsTopic}.dlq`, 2);
+    expect(dead.map((d) => JSON.parse(d.value!).eventId)).toEqual([nul.eventId, longId.eventId]);
   });
 
   it('DELETE of one queue abandons its in-flight request and resets only its usage', async () => {

@@ -387,6 +387,11 @@ describe('matcher', () => {
         value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 99 }], ['BulkAddRecord', 'T', [2, 3], { V: [1] }]] }),
         reason: /has 1 values for 2 rows/,
       },
+      // what Postgres could not store: without the parser's checks, every retry of the batch failed in the save
+      { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 'a\u0000b' }]] }), reason: /cannot store/ },
+      { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: '\ud800' }]] }), reason: /cannot store/ },
+      { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['AddRecord', 'T', 2 ** 31, { V: 1 }]] }), reason: /from 1 to 2147483647/ },
+      { key: doc, value: JSON.stringify({ docId: '\u4e00'.repeat(1000), actionNum: 1, actions: [] }), reason: /docId cannot be stored/ },
       ...Array.from({ length: 150 }, (_, i) => ({ key: `junk-${i % 7}`, value: `garbage ${i}`, reason: /invalid JSON/ })),
     ];
     await rig.k.producer.send({ topic: rig.k.actionsTopic, acks: -1, messages: bad.map(({ key, value }) => ({ key, value })) });

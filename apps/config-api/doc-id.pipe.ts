@@ -1,11 +1,13 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
+import { docIdProblem } from '../../libs/domain';
 import { badRequest } from '../../libs/webhook-api';
 
-/** Postgres text cannot hold NUL, so no document has such an id: refused before any query fails on it. */
+/** No document has an id the database cannot store (the matcher dead-letters its bundles): refused before any query. */
 @Injectable()
 export class DocIdPipe implements PipeTransform<string, string> {
   transform(docId: string): string {
-    if (docId.includes('\u0000')) throw badRequest('Invalid docId: it contains a NUL character');
+    const problem = docIdProblem(docId);
+    if (problem) throw badRequest(`Invalid docId: ${problem}`);
     return docId;
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeyRepository } from '../../libs/db/api-key.repository';
+import { docIdProblem } from '../../libs/domain';
 import { invalidPayload, notFound } from '../../libs/webhook-api';
 import { AuthGuard, hashKey } from './auth.guard';
 
@@ -19,8 +20,7 @@ export class KeysController {
   @HttpCode(200)
   async create(@Body() body: unknown): Promise<{ id: string; key: string }> {
     const docIds = (body as { docIds?: unknown } | null)?.docIds;
-    // a NUL can be in no document id (Postgres text cannot hold it)
-    const isDocId = (d: unknown): boolean => typeof d === 'string' && d.length > 0 && !d.includes('\u0000');
+    const isDocId = (d: unknown): boolean => typeof d === 'string' && d.length > 0 && docIdProblem(d) === undefined;
     if (!Array.isArray(docIds) || docIds.length === 0 || !docIds.every(isDocId)) {
       throw invalidPayload('docIds must be a non-empty array of document ids');
     }

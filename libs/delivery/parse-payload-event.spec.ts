@@ -27,7 +27,17 @@ describe('parsePayloadEvent', () => {
     ['an actionNum that is not an integer', text({ ...valid, actionNum: '7' })],
     ['a bundleTime that is not an integer', text({ ...valid, bundleTime: 1.5 })],
     ['rows that are not a list', text({ ...valid, rows: {} })],
+    // what Postgres cannot store would fail the whole batch's statement on every retry
+    ['a NUL in a row value', text({ ...valid, rows: [{ ...valid.rows[0], fields: { A: 'a\u0000b' } }] })],
+    ['an unpaired surrogate in the table id', text({ ...valid, tableId: 'T\ud800' })],
+    ['an eventId longer than a key the database can index', text({ ...valid, eventId: `${'d'.repeat(600)}:7:${valid.webhookId}` })],
   ])('rejects %s', (_name, value) => {
     expect(parsePayloadEvent(value)).toBeNull();
+  });
+
+  it('reads text that is storable as it is: emoji, surrogate pairs as escapes, escaped backslashes', () => {
+    const fields = { A: 'tea \u{1F375}', B: 'a\\u0000' };
+    expect(parsePayloadEvent(text({ ...valid, rows: [{ ...valid.rows[0], fields }] }))?.rows[0].fields).toEqual(fields);
+    expect(parsePayloadEvent(text({ ...valid, tableId: 'x' }).replace('"x"', '"\\ud83d\\ude00"'))?.tableId).toBe('\u{1F600}');
   });
 });

@@ -1,4 +1,4 @@
-import { PayloadEvent } from '../domain';
+import { isStorableJson, MAX_EVENT_ID_BYTES, PayloadEvent } from '../domain';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -8,16 +8,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function parsePayloadEvent(json: string | null): PayloadEvent | null {
   try {
-    const e = JSON.parse(json ?? '');
+    const text = json ?? '';
+    const e = JSON.parse(text);
     const ok =
       e?.v === 1 &&
       typeof e.eventId === 'string' &&
+      Buffer.byteLength(e.eventId) <= MAX_EVENT_ID_BYTES &&
       typeof e.webhookId === 'string' &&
       UUID.test(e.webhookId) &&
       typeof e.tableId === 'string' &&
       Number.isSafeInteger(e.actionNum) &&
       Number.isSafeInteger(e.bundleTime) &&
-      Array.isArray(e.rows);
+      Array.isArray(e.rows) &&
+      isStorableJson(text, e);
     return ok ? (e as PayloadEvent) : null;
   } catch {
     return null;

@@ -3,3 +3,4 @@ export * from './schema';
 export * from './webhook';
 export * from './payload-event';
 export * from './usage';
+export * from './stored-text';

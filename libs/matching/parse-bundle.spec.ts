@@ -104,21 +104,48 @@ describe('parseBundle', () => {
     expect(parseBundle(raw)).toEqual({ ok: false, reason: expected });
   });
 
+  const unstorable = 'bundle holds text the database cannot store (a NUL character or an unpaired surrogate)';
+  const cell = (json: string): string => `{"docId":"d","actionNum":1,"actions":[["AddRecord","T",1,{"A":${json}}]]}`;
+
+  it.each<[string, string | Buffer, string | true]>([
+    ['a NUL in a cell', cell('"a\\u0000b"'), unstorable],
+    ['a NUL deep in a list cell', cell('["L", "x", ["y\\u0000"]]'), unstorable],
+    ['a lone high surrogate', cell('"\\ud800"'), unstorable],
+    ['a lone low surrogate, in capitals', cell('"x\\uDC00"'), unstorable],
+    ['a NUL in a column id', '{"docId":"d","actionNum":1,"actions":[["AddRecord","T",1,{"A\\u0000":1}]]}', unstorable],
+    ['a NUL in userActions', '{"docId":"d","actionNum":1,"userActions":[["\\u0000"]],"actions":[]}', unstorable],
+    ['a surrogate pair as escapes', cell('"\\ud83d\\ude00"'), true],
+    ['an emoji as UTF-8', Buffer.from(cell('"tea \u{1F375}"')), true],
+    ['an escaped backslash before u0000', cell('"a\\\\u0000"'), true],
+    ['a docId of 512 bytes', JSON.stringify({ ...valid, docId: 'd'.repeat(512) }), true],
+    ['a docId of 513 bytes', JSON.stringify({ ...valid, docId: 'd'.repeat(513) }), 'docId cannot be stored: it is 513 bytes long, more than 512'],
+    ['a docId of 200 three-byte characters', JSON.stringify({ ...valid, docId: '\u4e00'.repeat(200) }), 'docId cannot be stored: it is 600 bytes long, more than 512'],
+  ])('stores or refuses %s', (_name, raw, expected) => {
+    expect(parseBundle(raw)).toEqual(expected === true ? { ok: true, bundle: expect.anything() } : { ok: false, reason: expected });
+  });
+
   it.each<[string, unknown, string]>([
     ['an action not an array', { name: 'AddRecord' }, 'action is not an array'],
     ['an unknown action', ['Foo', 'T'], 'unknown action "Foo"'],
+    ['an unknown action of 10,000 characters, quoted short', ['x'.repeat(10_000), 'T'], `unknown action "${'x'.repeat(100)}..."`],
     ['an action name not a string', [3, 'T'], 'unknown action 3'],
     ['too few elements', ['AddRecord', 'T', 1], 'AddRecord needs 4 elements, got 3'],
     ['too many elements', ['RemoveTable', 'T', 'x'], 'RemoveTable needs 2 elements, got 3'],
     ['an empty table id', ['RemoveTable', ''], 'RemoveTable table id must be a non-empty string'],
     ['a numeric table id', ['AddRecord', 1, 1, {}], 'AddRecord table id must be a non-empty string'],
-    ['row id 0', ['UpdateRecord', 'T', 0, {}], 'UpdateRecord row id must be a positive integer'],
-    ['row id null', ['RemoveRecord', 'T', null], 'RemoveRecord row id must be a positive integer'],
+    ['row id 0', ['UpdateRecord', 'T', 0, {}], 'UpdateRecord row id must be an integer from 1 to 2147483647'],
+    ['row id 2^31', ['AddRecord', 'T', 2147483648, {}], 'AddRecord row id must be an integer from 1 to 2147483647'],
+    ['row id null', ['RemoveRecord', 'T', null], 'RemoveRecord row id must be an integer from 1 to 2147483647'],
     ['row ids not an array', ['BulkRemoveRecord', 'T', 1], 'BulkRemoveRecord row ids must be an array'],
     [
       'a fractional row id',
       ['BulkAddRecord', 'T', [1, 2.5], {}],
-      'BulkAddRecord row ids[1] must be a positive integer',
+      'BulkAddRecord row ids[1] must be an integer from 1 to 2147483647',
+    ],
+    [
+      'a bulk row id of 2^31',
+      ['BulkRemoveRecord', 'T', [1, 2147483648]],
+      'BulkRemoveRecord row ids[1] must be an integer from 1 to 2147483647',
     ],
     ['column values an array', ['AddRecord', 'T', 1, []], 'AddRecord column values must be an object'],
     ['bulk column values null', ['TableData', 'T', [1], null], 'TableData column values must be an object'],

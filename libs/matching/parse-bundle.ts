@@ -1,4 +1,4 @@
-import { ActionBundle, DocAction } from '../domain';
+import { ActionBundle, DocAction, docIdProblem, isStorableJson } from '../domain';
 
 export type ParseResult = { ok: true; bundle: ActionBundle } | { ok: false; reason: string };
 
@@ -21,23 +21,36 @@ const ACTION_LENGTH: Record<DocAction[0], number> = {
   ModifyColumn: 4,
 };
 
+/** Grist's row ids are 32-bit, and so is the column that stores them. */
+const MAX_ROW_ID = 2_147_483_647;
+
+/** Longest piece of the message quoted in a reason: a reason travels as a header of the dead letter. */
+const QUOTED_CHARS = 100;
+
 /**
  * Validates one message of the doc-actions topic. Values are checked in place and never copied: the bundle returned
- * holds the parsed arrays and objects themselves.
+ * holds the parsed arrays and objects themselves. What the database could not store is refused here, so that it is
+ * dead-lettered rather than failing every retry of its batch.
  */
 export function parseBundle(raw: Buffer | string | null | undefined): ParseResult {
   if (raw === null || raw === undefined) return fail('message has no value');
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     return fail(`invalid JSON: ${(err as Error).message}`);
   }
   if (!isObject(value)) return fail('bundle is not an object');
+  if (!isStorableJson(text, value)) {
+    return fail('bundle holds text the database cannot store (a NUL character or an unpaired surrogate)');
+  }
 
   const { docId, actionNum } = value;
   if (docId === undefined) return fail('docId is missing');
   if (typeof docId !== 'string' || docId === '') return fail('docId must be a non-empty string');
+  const docIdRefused = docIdProblem(docId);
+  if (docIdRefused) return fail(`docId cannot be stored: ${docIdRefused}`);
   if (actionNum === undefined) return fail('actionNum is missing');
   if (!isPositiveInt(actionNum)) return fail('actionNum must be a positive integer');
 
@@ -86,7 +99,7 @@ function checkAction(action: unknown): string | undefined {
   if (!Array.isArray(action)) return 'action is not an array';
   const name: unknown = action[0];
   if (typeof name !== 'string' || !Object.hasOwn(ACTION_LENGTH, name)) {
-    return `unknown action ${typeof name === 'string' ? JSON.stringify(name) : String(name)}`;
+    return `unknown action ${typeof name === 'string' ? quote(name) : String(name).slice(0, QUOTED_CHARS)}`;
   }
   const length = ACTION_LENGTH[name as DocAction[0]];
   if (action.length !== length) return `${name} needs ${length} elements, got ${action.length}`;
@@ -121,13 +134,13 @@ function checkAction(action: unknown): string | undefined {
 }
 
 function checkRowId(name: string, rowId: unknown): string | undefined {
-  return isPositiveInt(rowId) ? undefined : `${name} row id must be a positive integer`;
+  return isRowId(rowId) ? undefined : `${name} row id must be an integer from 1 to ${MAX_ROW_ID}`;
 }
 
 function checkRowIds(name: string, rowIds: unknown): string | undefined {
   if (!Array.isArray(rowIds)) return `${name} row ids must be an array`;
   for (let i = 0; i < rowIds.length; i++) {
-    if (!isPositiveInt(rowIds[i])) return `${name} row ids[${i}] must be a positive integer`;
+    if (!isRowId(rowIds[i])) return `${name} row ids[${i}] must be an integer from 1 to ${MAX_ROW_ID}`;
   }
   return undefined;
 }
@@ -140,9 +153,9 @@ function checkBulkColValues(name: string, colValues: unknown, rowCount: number):
   if (!isObject(colValues)) return `${name} column values must be an object`;
   for (const colId in colValues) {
     const values = colValues[colId];
-    if (!Array.isArray(values)) return `${name} column ${JSON.stringify(colId)} is not an array`;
+    if (!Array.isArray(values)) return `${name} column ${quote(colId)} is not an array`;
     if (values.length !== rowCount) {
-      return `${name} column ${JSON.stringify(colId)} has ${values.length} values for ${rowCount} rows`;
+      return `${name} column ${quote(colId)} has ${values.length} values for ${rowCount} rows`;
     }
   }
   return undefined;
@@ -182,3 +195,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const isName = (value: unknown): value is string => typeof value === 'string' && value !== '';
 
 const isPositiveInt = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
+
+const isRowId = (value: unknown): value is number => isPositiveInt(value) && value <= MAX_ROW_ID;
+
+const quote = (text: string): string =>
+  JSON.stringify(text.length > QUOTED_CHARS ? `${text.slice(0, QUOTED_CHARS)}...` : text);

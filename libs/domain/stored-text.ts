@@ -1,0 +1,38 @@
+/**
+ * What Postgres can store. Its text cannot hold NUL, and it refuses JSON holding NUL or half of a surrogate pair once
+ * it decodes it; its indexes hold keys of at most about 2,700 bytes, and a document id is part of several keys.
+ */
+const UNSTORABLE = /[\u0000\p{Cs}]/u;
+
+export const MAX_DOC_ID_BYTES = 512;
+/** `<docId>:<actionNum>:<webhookId>`, with room for both numbers. */
+export const MAX_EVENT_ID_BYTES = MAX_DOC_ID_BYTES + 64;
+
+/**
+ * JSON text can carry NUL or a lone surrogate only as a \u escape (or, in a JS string, as a raw surrogate): text
+ * without one is storable as it is, and only text with one is walked string by string.
+ */
+const MAY_HOLD_UNSTORABLE = /\\u0000|\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
+
+/** Whether a string holds neither NUL nor an unpaired surrogate. */
+export const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
+
+/** Why a document id cannot be stored, or undefined when it can. */
+export function docIdProblem(docId: string): string | undefined {
+  if (!isStorableText(docId)) return 'it contains a NUL character or an unpaired surrogate';
+  const bytes = Buffer.byteLength(docId);
+  if (bytes > MAX_DOC_ID_BYTES) return `it is ${bytes} bytes long, more than ${MAX_DOC_ID_BYTES}`;
+  return undefined;
+}
+
+/** Whether every string and key of `value`, parsed from the JSON `text`, can be stored. */
+export const isStorableJson = (text: string, value: unknown): boolean => !MAY_HOLD_UNSTORABLE.test(text) || allStorable(value);
+
+function allStorable(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (Array.isArray(value)) return value.every(allStorable);
+  if (typeof value === 'object' && value !== null) {
+    return Object.entries(value).every(([key, v]) => isStorableText(key) && allStorable(v));
+  }
+  return true;
+}
