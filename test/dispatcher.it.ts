@@ -191,6 +191,16 @@ describe('dispatcher: batching, retries and status', () => {
     });
   });
 
+  it('records a failure whose body Postgres could not store as it came (a NUL), then retries and delivers', async () => {
+    const w = await createWebhook(call, docId, `${receiver.url}/binary`);
+    let answered = 0;
+    route.on('/binary', () => (++answered === 1 ? { status: 500, body: 'bad\u0000body' } : { status: 200 }));
+    await feed.publish(w, [1]);
+    await waitFor('the retry to deliver', () => route.rows('/binary').length === 1);
+    expect(route.requests('/binary')).toHaveLength(2);
+    expect(await usageOf(call, docId, w)).toMatchObject({ status: 'idle', lastErrorMessage: 'bad\uFFFDbody' });
+  });
+
   it('counts 200, 201 and 204 as success: one request per batch', async () => {
     const id = await createWebhook(call, docId, `${receiver.url}/codes`);
     const codes = [200, 201, 204];

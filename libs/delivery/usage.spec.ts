@@ -93,6 +93,17 @@ describe('onAttemptFinished', () => {
     expect(s.lastEventBatch?.errorMessage).toBe(s.lastErrorMessage);
   });
 
+  it.each([
+    ['a NUL in a binary body', 'proto\u0000buf', 'proto\uFFFDbuf'],
+    ['a lone surrogate in the body', 'a\ud800b', 'a\uFFFDb'],
+    ['an emoji cut in half at the limit', `${'x'.repeat(ERROR_MESSAGE_MAX - 2)}\u{1F375}tail`, `${'x'.repeat(ERROR_MESSAGE_MAX - 2)}\uFFFD…`],
+    ['an emoji kept whole', 'tea \u{1F375}', 'tea \u{1F375}'],
+  ])('an error message Postgres can store: %s', (_name, body, expected) => {
+    const s = attempt(idleStatus(1), 1, httpError(500, body), retry, 0);
+    expect(s.lastErrorMessage).toBe(expected);
+    expect(s.lastEventBatch?.errorMessage).toBe(expected);
+  });
+
   it('network error: httpStatus null in the batch, lastHttpStatus keeps the last response', () => {
     let s = attempt(idleStatus(1), 1, httpError(502), retry, 0);
     s = attempt(s, 1, networkError, retry, 10);

@@ -1,4 +1,4 @@
-import { WebhookStatus, WebhookUsage } from '../domain';
+import { toStorableText, WebhookStatus, WebhookUsage } from '../domain';
 import { AttemptResult, NextStep } from './retry-schedule';
 
 /** What the dispatcher keeps per webhook (persisted as columns): the `usage` of SPEC section 5 plus retry state. */
@@ -76,7 +76,10 @@ export function toUsage(s: DeliveryStatus): WebhookUsage {
   return usage;
 }
 
-/** The response body (trimmed, cut to ERROR_MESSAGE_MAX; `HTTP <status>` when empty) or the error's message. */
+/**
+ * The response body (trimmed, cut to ERROR_MESSAGE_MAX; `HTTP <status>` when empty) or the error's message, as text
+ * Postgres can store: a NUL in a binary body, or an emoji cut in half, would make the failure's record fail.
+ */
 function describeFailure(result: Exclude<AttemptResult, { kind: 'success' }>): string {
   if (result.kind !== 'http-error') return truncate(result.message);
   const body = result.body.trim();
@@ -84,5 +87,5 @@ function describeFailure(result: Exclude<AttemptResult, { kind: 'success' }>): s
 }
 
 function truncate(text: string): string {
-  return text.length <= ERROR_MESSAGE_MAX ? text : `${text.slice(0, ERROR_MESSAGE_MAX - 1)}…`;
+  return toStorableText(text.length <= ERROR_MESSAGE_MAX ? text : `${text.slice(0, ERROR_MESSAGE_MAX - 1)}…`);
 }

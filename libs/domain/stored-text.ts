@@ -3,6 +3,7 @@
  * it decodes it; its indexes hold keys of at most about 2,700 bytes, and a document id is part of several keys.
  */
 const UNSTORABLE = /[\u0000\p{Cs}]/u;
+const UNSTORABLE_EVERY = new RegExp(UNSTORABLE.source, 'gu');
 
 export const MAX_DOC_ID_BYTES = 512;
 /** `<docId>:<actionNum>:<webhookId>`, with room for both numbers. */
@@ -16,6 +17,9 @@ const MAY_HOLD_UNSTORABLE = /\\u0000|\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
 
 /** Whether a string holds neither NUL nor an unpaired surrogate. */
 export const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
+
+/** The string with each NUL and unpaired surrogate replaced by U+FFFD, as a UTF-8 decoder does with bad bytes. */
+export const toStorableText = (text: string): string => text.replace(UNSTORABLE_EVERY, '\uFFFD');
 
 /** Why a document id cannot be stored, or undefined when it can. */
 export function docIdProblem(docId: string): string | undefined {
