@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../libs/db/delivery.repository';
 import { headAfter, idleStatus, onAttemptStarted } from '../libs/delivery';
 import { PayloadEvent } from '../libs/domain';
-import { useMigratedDatabase } from './support/harness';
+import { useMigratedDatabase, waitFor } from './support/harness';
 
 const database = useMigratedDatabase();
 let repo: DeliveryRepository;
@@ -176,5 +176,37 @@ describe('statements that lock several webhooks', () => {
       ]);
     }
     expect(await numWaiting(hooks[0])).toBe(200);
+  });
+});
+
+describe('disabled webhooks', () => {
+  it('are never claimed, even with rows still counted', async () => {
+    const [on, off] = [await webhook(), await webhook()];
+    await repo.storeEvents([received(on, 1, [1]), received(off, 1, [1])]);
+    await database.db.query('UPDATE webhooks SET enabled = false WHERE id = $1', [off]);
+    const claimed = await repo.claimDue('instance-c', Date.now(), 5000, [], 1000);
+    expect(claimed).toContain(on);
+    expect(claimed).not.toContain(off);
+  });
+
+  it('get nothing queued by an intake that ran while the disable was being committed', async () => {
+    const a = await webhook();
+    // what PATCH enabled:false does, in one transaction, held open: the flag, then the queue emptied
+    await database.db.query('BEGIN');
+    await database.db.query('UPDATE webhooks SET enabled = false WHERE id = $1', [a]);
+    await database.db.query('SELECT 1 FROM webhook_delivery WHERE webhook_id = $1 FOR UPDATE', [a]);
+    await database.db.query('DELETE FROM webhook_queue WHERE webhook_id = $1', [a]);
+    await database.db.query('UPDATE webhook_delivery SET num_waiting = 0, generation = generation + 1 WHERE webhook_id = $1', [a]);
+    const storing = repo.storeEvents([received(a, 1, [1, 2])]);
+    await waitFor('intake to wait on the disable', async () => {
+      const [waiting] = await database.source.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      return waiting.n > 0;
+    });
+    await database.db.query('COMMIT');
+    expect(await storing).toEqual({ queuedEvents: 0, queuedRows: 0, duplicates: 0, dropped: 1 });
+    expect(await queue(a)).toEqual([]);
+    expect(await numWaiting(a)).toBe(0);
   });
 });

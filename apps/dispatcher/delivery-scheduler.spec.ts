@@ -66,7 +66,8 @@ describe('DeliveryScheduler', () => {
   it.each([
     { case: 'a queue emptied and let go, slots to spare: no claim', concurrency: 10, released: true, claims: 1, releases: [] },
     { case: 'a queue emptied, every slot was taken: claims again', concurrency: 1, released: true, claims: 2, releases: [] },
-    { case: 'a loop that stopped with rows left: lets the lease go, claims again', concurrency: 10, released: false, claims: 2, releases: ['w1'] },
+    { case: 'a loop that stopped with rows left: lets the lease go, no claim', concurrency: 10, released: false, claims: 1, releases: ['w1'] },
+    { case: 'a loop that stopped, every slot was taken: lets the lease go, claims again', concurrency: 1, released: false, claims: 2, releases: ['w1'] },
   ])('when a loop ends, $case', async ({ concurrency, released, claims, releases }) => {
     const s = scheduler([['w1']], concurrency);
     s.subject.poke();

@@ -117,8 +117,9 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
         const reclaimed = this.reclaimed.delete(webhookId);
         if (reclaimed && !this.stopped && !this.coolingDown.has(webhookId)) return this.start(webhookId);
         if (reclaimed || !released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
-        // a queue emptied and let go needs no claim: rows queued after it come with intake's poke
-        if (!released || this.saturated) this.poke();
+        // a freed slot matters only when every slot was taken; rows queued after a queue was emptied come with
+        // intake's poke, and a loop that stopped has nothing due (a claim now could only take it again at once)
+        if (this.saturated) this.poke();
       });
   }
 

@@ -202,9 +202,10 @@ export class DeliveryRepository {
            FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" bigint, "bundleTime" bigint,
                   "tableId" text, rows json)) WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, payload_rows, i)
            JOIN unnest($2::int[]) WITH ORDINALITY AS n(num_rows, i) ON n.i = e.i),
-       -- KEY SHARE: a webhook cannot be deleted under us; its enabled flag and activeSince are read as of now
+       -- SHARE: a webhook cannot be deleted, disabled or re-enabled under us. Its enabled flag and activeSince are
+       -- those committed last (a PATCH in progress is waited for), so a disable's clearing cannot miss what we queue
        hooks AS (
-         SELECT id, enabled, active_since FROM webhooks WHERE id IN (SELECT webhook_id FROM ev) ORDER BY id FOR KEY SHARE),
+         SELECT id, enabled, active_since FROM webhooks WHERE id IN (SELECT webhook_id FROM ev) ORDER BY id FOR SHARE),
        wanted AS (
          SELECT ev.* FROM ev JOIN hooks h ON h.id = ev.webhook_id WHERE h.enabled AND ev.bundle_time >= h.active_since),
        fresh AS (
@@ -235,13 +236,13 @@ export class DeliveryRepository {
     return result;
   }
 
-  /** Leases up to `limit` webhooks that have rows waiting, are due, and are leased by nobody. */
+  /** Leases up to `limit` enabled webhooks that have rows waiting, are due, and are leased by nobody. */
   async claimDue(owner: string, now: number, leaseMs: number, exclude: string[], limit: number): Promise<string[]> {
     const rows = await this.sql.rows<{ webhook_id: string }>(`UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2
         WHERE webhook_id IN (
-          SELECT webhook_id FROM webhook_delivery
-           WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < $3 AND NOT (webhook_id = ANY($4))
-           ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+          SELECT d.webhook_id FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+           WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < $3 AND NOT (d.webhook_id = ANY($4))
+           ORDER BY next_attempt_at LIMIT $5 FOR UPDATE OF d SKIP LOCKED)
         RETURNING webhook_id`,
       [owner, now + leaseMs, now, exclude, limit],
     );
