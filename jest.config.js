@@ -2,6 +2,9 @@
  * Two tiers: `unit` (pure code, specs beside it as `*.spec.ts`, no services) and `integration` (`test/**\/*.it.ts`,
  * real broker and database, started once per run by global setup through the stack script).
  */
+// a zone that is not UTC, so that code reading local time where it should not (HTTP dates are GMT) fails here too
+process.env.TZ = 'Asia/Tokyo';
+
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true } }] };
 
 module.exports = {

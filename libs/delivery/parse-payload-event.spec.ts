@@ -27,6 +27,10 @@ describe('parsePayloadEvent', () => {
     ['an actionNum that is not an integer', text({ ...valid, actionNum: '7' })],
     ['a bundleTime that is not an integer', text({ ...valid, bundleTime: 1.5 })],
     ['rows that are not a list', text({ ...valid, rows: {} })],
+    // a row a request cannot be built from would fail its webhook's delivery loop every time
+    ['a null row', text({ ...valid, rows: [valid.rows[0], null] })],
+    ['a row without an integer id', text({ ...valid, rows: [{ ...valid.rows[0], id: '1' }] })],
+    ['a row without fields', text({ ...valid, rows: [{ ...valid.rows[0], fields: null }] })],
     // what Postgres cannot store would fail the whole batch's statement on every retry
     ['a NUL in a row value', text({ ...valid, rows: [{ ...valid.rows[0], fields: { A: 'a\u0000b' } }] })],
     ['an unpaired surrogate in the table id', text({ ...valid, tableId: 'T\ud800' })],

@@ -20,9 +20,16 @@ export function parsePayloadEvent(json: string | null): PayloadEvent | null {
       Number.isSafeInteger(e.actionNum) &&
       Number.isSafeInteger(e.bundleTime) &&
       Array.isArray(e.rows) &&
+      e.rows.every(isPayloadRow) &&
       isStorableJson(text, e);
     return ok ? (e as PayloadEvent) : null;
   } catch {
     return null;
   }
 }
+
+/** What building a request reads of a row: its id and its columns. */
+const isPayloadRow = (row: unknown): boolean => {
+  const r = row as { id?: unknown; fields?: unknown } | null;
+  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.id) && typeof r.fields === 'object' && r.fields !== null;
+};

@@ -97,6 +97,8 @@ describe('parseRetryAfter', () => {
     ['', null],
     ['-3', null],
     ['Wed, 01 Jan 2025 12:01:00 GMT', 60000],
+    ['Wednesday, 01-Jan-25 12:01:00 GMT', 60000],
+    ['Wed Jan  1 12:01:00 2025', 60000],
     ['garbage', null],
   ])('%p -> %p', (value, expected) => {
     expect(parseRetryAfter(value, now)).toBe(expected);

@@ -55,6 +55,7 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   // An HTTP date names its month; without this, Date.parse would read "-3" as a year.
   if (!/[a-z]/i.test(text)) return null;
-  const date = Date.parse(text);
+  // every HTTP date is in GMT; the asctime form says so nowhere, and Date.parse would read it as local time
+  const date = Date.parse(/\b(GMT|UTC)\b/i.test(text) ? text : `${text} GMT`);
   return Number.isNaN(date) ? null : Math.max(date - now, 0);
 }
