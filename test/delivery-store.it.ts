@@ -144,6 +144,21 @@ describe('head batches over queued events', () => {
     expect(await numWaiting(a)).toBe(0);
   });
 
+  it('changes nothing for an instance that lost the lease: its start, success and failure are refused', async () => {
+    const a = await leasedWebhook();
+    await repo.storeEvents([received(a, 1, [1, 2])]);
+    const head = await repo.loadHead(a, 100);
+    const batch = head!.batch!;
+    const ref = { webhookId: a, generation: head!.state.generation, owner, status: sending };
+    expect(await repo.startAttempt({ ...ref, batchId: randomUUID(), batchEnd: batch.end })).toBe(true);
+    await database.db.query('UPDATE webhook_delivery SET lease_owner = $1 WHERE webhook_id = $2', ['instance-other', a]);
+    expect(await repo.recordSuccess({ ...ref, batchSize: 2, head: headAfter(batch) })).toBeNull();
+    expect(await repo.recordFailure({ ...ref, nextAttemptAt: 0 })).toBe(false);
+    expect(await repo.startAttempt({ ...ref, batchId: randomUUID(), batchEnd: batch.end })).toBe(false);
+    expect(await queuedIds(a)).toEqual([[1, [1, 2]]]);
+    expect(await numWaiting(a)).toBe(2);
+  });
+
   it('retries the same rows, even when more were queued since, then goes on from where the batch ended', async () => {
     const a = await leasedWebhook();
     await repo.storeEvents([received(a, 1, [1, 2, 3])]);

@@ -626,7 +626,7 @@ describe('dispatcher: crashes, restarts and several instances', () => {
     expect(second!.process.exitCode).toBeNull();
   });
 
-  it('ignores the late answer of an instance paused past its lease once another took the webhook over', async () => {
+  it('abandons the request of an instance paused past its lease once another took the webhook over', async () => {
     const id = await createWebhook(call, docId, `${holder.url}/paused`);
     const requests = () => holder.requests.filter((r) => r.url === '/paused');
     await feed.publish(id, range(1, 150));
@@ -640,9 +640,10 @@ describe('dispatcher: crashes, restarts and several instances', () => {
       await feed.publish(id, range(151, 200));
       await usageWhen(call, docId, id, 'numWaiting 200', (u) => u.numWaiting === 200);
       paused.process.kill('SIGCONT');
-      // the paused instance gets its 200 first: it must not record it, the batch belongs to the other one now
-      late.answer(200);
-      await waitFor('the paused instance to drop its late result', () => paused.logs.some((l) => l.includes('attempt result dropped')));
+      // its next lease renewal finds the lease gone, and it abandons the request it still had in flight: two
+      // instances must never deliver one webhook at once (a late answer would be dropped, see delivery-store)
+      await waitFor('the paused instance to abandon its request', () => late.closedAt !== null, 5000);
+      expect(paused.logs.some((l) => l.includes('delivery abandoned') && l.includes('lease lost'))).toBe(true);
       again.answer(200);
       const next = await waitFor('the next batch', () => requests()[2], 10_000);
       expect(ids(next.json as unknown[])).toEqual(range(101, 200));

@@ -8,11 +8,16 @@ import { WebhookDelivery } from './webhook-delivery';
 /** A delivery loop the test ends when it wants: true when its success emptied the queue and let the lease go. */
 interface Loop {
   webhookId: string;
+  signal: AbortSignal;
   end: (released: boolean) => void;
 }
 
 /** The scheduler over a fake store and fake loops: `claims` answers each claimDue call in turn (then nothing). */
-function scheduler(claims: Array<string[] | Promise<string[]>>, dispatchConcurrency = 10) {
+function scheduler(
+  claims: Array<string[] | Promise<string[]>>,
+  dispatchConcurrency = 10,
+  renew: (ids: string[]) => Promise<string[]> = async (ids) => ids,
+) {
   const claimCalls: string[][] = [];
   const released: string[] = [];
   const loops: Loop[] = [];
@@ -24,12 +29,13 @@ function scheduler(claims: Array<string[] | Promise<string[]>>, dispatchConcurre
       return claims.shift() ?? [];
     },
     releaseLease: async (_owner: string, webhookId: string) => void released.push(webhookId),
+    renewLeases: (_owner: string, ids: string[]) => renew(ids),
   };
   const delivery = {
-    deliverQueue: (webhookId: string) =>
+    deliverQueue: (webhookId: string, _owner: string, signal: AbortSignal) =>
       new Promise<boolean>((resolve) => {
         mostRunning = Math.max(mostRunning, ++running);
-        loops.push({ webhookId, end: (r) => (running--, resolve(r)) });
+        loops.push({ webhookId, signal, end: (r) => (running--, resolve(r)) });
       }),
     generationOf: () => undefined,
   };
@@ -89,6 +95,45 @@ describe('DeliveryScheduler', () => {
     await shutdown;
     expect(s.loops).toEqual([]);
     expect(s.released).toEqual(['w2']);
+  });
+
+  describe('renewing leases', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    async function running(renew: (ids: string[]) => Promise<string[]>) {
+      const s = scheduler([['w1']], 10, renew);
+      s.subject.poke();
+      await waitFor('the loop', () => s.loops.length === 1);
+      return { s, signal: s.loops[0].signal };
+    }
+
+    it('keeps a loop whose lease was renewed, even long after it was claimed', async () => {
+      const { s, signal } = await running(async (ids) => ids);
+      const start = Date.now();
+      for (const later of [3000, 6000, 9000]) {
+        jest.spyOn(Date, 'now').mockReturnValue(start + later);
+        await s.subject.renewLeases();
+      }
+      expect(signal.aborted).toBe(false);
+    });
+
+    it('abandons a loop whose lease another instance took over', async () => {
+      const { s, signal } = await running(async () => []);
+      await s.subject.renewLeases();
+      expect(signal.aborted).toBe(true);
+    });
+
+    it('abandons a loop whose lease may run out while the database cannot be reached', async () => {
+      const { s, signal } = await running(async () => {
+        throw new Error('database unreachable');
+      });
+      await expect(s.subject.renewLeases()).rejects.toThrow('database unreachable');
+      expect(signal.aborted).toBe(false);
+      const claimedAt = Date.now();
+      jest.spyOn(Date, 'now').mockReturnValue(claimedAt + 4500);
+      await expect(s.subject.renewLeases()).rejects.toThrow('database unreachable');
+      expect(signal.aborted).toBe(true);
+    });
   });
 
   it('excludes only the webhooks cooling down from a claim, not those it is delivering', async () => {

@@ -26,13 +26,13 @@ const COOL_DOWN_MS = 5000;
 export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly repo: DeliveryRepository;
-  /** Webhooks this instance is delivering, with what abandons their loop. */
-  private readonly active = new Map<string, AbortController>();
+  /** Webhooks this instance is delivering: what abandons each loop, and until when its lease is known to hold. */
+  private readonly active = new Map<string, { controller: AbortController; leaseUntil: number }>();
   /** Webhooks whose loop failed unexpectedly, with when they may be claimed again. */
   private readonly coolingDown = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Webhooks claimed again while their loop was ending (its success emptied the queue and let the lease go). */
-  private readonly reclaimed = new Set<string>();
+  private readonly reclaimed = new Map<string, number>();
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   /** The last claim filled every free slot: more webhooks may be due, so a loop that ends looks for them. */
@@ -50,7 +50,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   onApplicationBootstrap(): void {
     this.every(CLAIM_EVERY_MS, () => this.poke());
-    this.every(RENEW_EVERY_MS, () => this.repo.renewLeases(this.owner, [...this.active.keys()], Date.now() + LEASE_MS));
+    this.every(RENEW_EVERY_MS, () => this.renewLeases());
     this.every(WATCH_EVERY_MS, () => this.watchGenerations());
     this.poke();
   }
@@ -58,7 +58,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     this.timers.forEach(clearInterval);
-    for (const controller of this.active.values()) controller.abort(new Error('dispatcher shutting down'));
+    for (const { controller } of this.active.values()) controller.abort(new Error('dispatcher shutting down'));
     await this.claiming;
     const deadline = Date.now() + 5000;
     while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -91,20 +91,21 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     // a running loop holds its webhook's lease, so the claim only gets it back once that loop's success has let the
     // lease go: rows queued since then are delivered by a new loop as soon as the old one has ended
     const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, [...this.coolingDown.keys()], free);
+    const leaseUntil = now + LEASE_MS;
     this.saturated = ids.length >= free;
     const handedBack: Array<Promise<void>> = [];
     for (const id of ids) {
-      if (this.active.has(id)) this.reclaimed.add(id);
+      if (this.active.has(id)) this.reclaimed.set(id, leaseUntil);
       // claimed while shutting down: handed back at once, not when the lease runs out
       else if (this.stopped) handedBack.push(this.repo.releaseLease(this.owner, id));
-      else this.start(id);
+      else this.start(id, leaseUntil);
     }
     await Promise.all(handedBack);
   }
 
-  private start(webhookId: string): void {
+  private start(webhookId: string, leaseUntil: number): void {
     const controller = new AbortController();
-    this.active.set(webhookId, controller);
+    this.active.set(webhookId, { controller, leaseUntil });
     this.delivery
       .deliverQueue(webhookId, this.owner, controller.signal)
       .catch((err) => {
@@ -114,9 +115,10 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
       })
       .then(async (released) => {
         this.active.delete(webhookId);
-        const reclaimed = this.reclaimed.delete(webhookId);
-        if (reclaimed && !this.stopped && !this.coolingDown.has(webhookId)) return this.start(webhookId);
-        if (reclaimed || !released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
+        const reclaimed = this.reclaimed.get(webhookId);
+        this.reclaimed.delete(webhookId);
+        if (reclaimed !== undefined && !this.stopped && !this.coolingDown.has(webhookId)) return this.start(webhookId, reclaimed);
+        if (reclaimed !== undefined || !released) await this.repo.releaseLease(this.owner, webhookId).catch(() => undefined);
         // a freed slot matters only when every slot was taken; rows queued after a queue was emptied come with
         // intake's poke, and a loop that stopped has nothing due (a claim now could only take it again at once)
         if (this.saturated) this.poke();
@@ -128,9 +130,34 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     const watched = [...this.active.entries()];
     if (watched.length === 0) return;
     const current = await this.repo.generations(watched.map(([id]) => id));
-    for (const [id, controller] of watched) {
+    for (const [id, { controller }] of watched) {
       const started = this.delivery.generationOf(id);
       if (started !== undefined && current.get(id) !== started) controller.abort(new Error('queue cleared, webhook disabled or deleted'));
+    }
+  }
+
+  /**
+   * Renews the running loops' leases. A loop whose lease another instance took over, or whose lease may run out
+   * before the next renewal (the database unreachable meanwhile), is abandoned with its request: once the lease is
+   * gone another instance may deliver the webhook, and two must never deliver it at once.
+   */
+  async renewLeases(): Promise<void> {
+    const ids = [...this.active.keys()];
+    if (ids.length === 0) return;
+    const until = Date.now() + LEASE_MS;
+    let renewed: Set<string> | null = null;
+    try {
+      renewed = new Set(await this.repo.renewLeases(this.owner, ids, until));
+    } finally {
+      const now = Date.now();
+      for (const id of ids) {
+        const loop = this.active.get(id);
+        if (!loop) continue;
+        if (renewed?.has(id)) loop.leaseUntil = until;
+        // not renewed: taken over, or let go by a success that emptied the queue (that loop is ending anyway)
+        const lost = renewed !== null && !renewed.has(id);
+        if (lost || loop.leaseUntil - RENEW_EVERY_MS <= now) loop.controller.abort(new Error('lease lost or about to run out'));
+      }
     }
   }
 

@@ -249,12 +249,15 @@ export class DeliveryRepository {
     return rows.map((r) => r.webhook_id);
   }
 
-  async renewLeases(owner: string, ids: string[], until: number): Promise<void> {
-    if (ids.length === 0) return;
-    await this.sql.rows(
-      `UPDATE webhook_delivery d SET lease_until = $3 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id`,
+  /** Extends the leases `owner` still holds among `ids`; answers those. */
+  async renewLeases(owner: string, ids: string[], until: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.sql.rows<{ webhook_id: string }>(
+      `UPDATE webhook_delivery d SET lease_until = $3 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id
+       RETURNING d.webhook_id`,
       [owner, ids, until],
     );
+    return rows.map((r) => r.webhook_id);
   }
 
   releaseLease(owner: string, webhookId: string): Promise<void> {
