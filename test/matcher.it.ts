@@ -392,6 +392,12 @@ describe('matcher', () => {
       { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: '\ud800' }]] }), reason: /cannot store/ },
       { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['AddRecord', 'T', 2 ** 31, { V: 1 }]] }), reason: /from 1 to 2147483647/ },
       { key: doc, value: JSON.stringify({ docId: '\u4e00'.repeat(1000), actionNum: 1, actions: [] }), reason: /docId cannot be stored/ },
+      // parsed fine, but JSON.stringify overflows the stack writing it into the payload event
+      {
+        key: doc,
+        value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 0 }]] }).replace('"V":0', `"V":${'['.repeat(10_000)}${']'.repeat(10_000)}`),
+        reason: /nests arrays or objects/,
+      },
       ...Array.from({ length: 150 }, (_, i) => ({ key: `junk-${i % 7}`, value: `garbage ${i}`, reason: /invalid JSON/ })),
     ];
     await rig.k.producer.send({ topic: rig.k.actionsTopic, acks: -1, messages: bad.map(({ key, value }) => ({ key, value })) });

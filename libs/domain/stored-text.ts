@@ -40,3 +40,18 @@ function allStorable(value: unknown): boolean {
   }
   return true;
 }
+
+/**
+ * Deepest nesting of arrays and objects accepted in a message. JSON.parse takes any depth, but serialising the
+ * value again (to send it, or to compare it) recurses and overflows the stack near 10,000 levels; Grist's values
+ * nest a few levels at most.
+ */
+export const MAX_NESTING = 100;
+
+/** Whether `value` nests arrays and objects at most `MAX_NESTING` deep. */
+export function isNestedWithin(value: unknown, depth = MAX_NESTING): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth === 0) return false;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (!isNestedWithin(v, depth - 1)) return false;
+  return true;
+}

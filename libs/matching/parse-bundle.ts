@@ -1,4 +1,4 @@
-import { ActionBundle, DocAction, docIdProblem, isStorableJson } from '../domain';
+import { ActionBundle, DocAction, docIdProblem, isNestedWithin, isStorableJson, MAX_NESTING } from '../domain';
 
 export type ParseResult = { ok: true; bundle: ActionBundle } | { ok: false; reason: string };
 
@@ -45,6 +45,7 @@ export function parseBundle(raw: Buffer | string | null | undefined): ParseResul
   if (!isStorableJson(text, value)) {
     return fail('bundle holds text the database cannot store (a NUL character or an unpaired surrogate)');
   }
+  if (!isNestedWithin(value)) return fail(`bundle nests arrays or objects more than ${MAX_NESTING} deep`);
 
   const { docId, actionNum } = value;
   if (docId === undefined) return fail('docId is missing');
