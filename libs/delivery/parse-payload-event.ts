@@ -1,4 +1,4 @@
-import { isNestedWithin, isStorableJson, MAX_EVENT_ID_BYTES, PayloadEvent } from '../domain';
+import { jsonProblem, MAX_EVENT_ID_BYTES, PayloadEvent } from '../domain';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,8 +21,7 @@ export function parsePayloadEvent(json: string | null): PayloadEvent | null {
       Number.isSafeInteger(e.bundleTime) &&
       Array.isArray(e.rows) &&
       e.rows.every(isPayloadRow) &&
-      isNestedWithin(e) &&
-      isStorableJson(text, e);
+      jsonProblem(text, e) === undefined;
     return ok ? (e as PayloadEvent) : null;
   } catch {
     return null;

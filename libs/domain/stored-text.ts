@@ -16,7 +16,7 @@ export const MAX_EVENT_ID_BYTES = MAX_DOC_ID_BYTES + 64;
 const MAY_HOLD_UNSTORABLE = /\\u0000|\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/;
 
 /** Whether a string holds neither NUL nor an unpaired surrogate. */
-export const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
+const isStorableText = (text: string): boolean => !UNSTORABLE.test(text);
 
 /** The string with each NUL and unpaired surrogate replaced by U+FFFD, as a UTF-8 decoder does with bad bytes. */
 export const toStorableText = (text: string): string => text.replace(UNSTORABLE_EVERY, '\uFFFD');
@@ -30,7 +30,7 @@ export function docIdProblem(docId: string): string | undefined {
 }
 
 /** Whether every string and key of `value`, parsed from the JSON `text`, can be stored. */
-export const isStorableJson = (text: string, value: unknown): boolean => !MAY_HOLD_UNSTORABLE.test(text) || allStorable(value);
+const isStorableJson = (text: string, value: unknown): boolean => !MAY_HOLD_UNSTORABLE.test(text) || allStorable(value);
 
 function allStorable(value: unknown): boolean {
   if (typeof value === 'string') return isStorableText(value);
@@ -46,12 +46,22 @@ function allStorable(value: unknown): boolean {
  * value again (to send it, or to compare it) recurses and overflows the stack near 10,000 levels; Grist's values
  * nest a few levels at most.
  */
-export const MAX_NESTING = 100;
+const MAX_NESTING = 100;
 
-/** Whether `value` nests arrays and objects at most `MAX_NESTING` deep. */
-export function isNestedWithin(value: unknown, depth = MAX_NESTING): boolean {
+/** Whether `value` nests arrays and objects at most `depth` deep. */
+function isNestedWithin(value: unknown, depth: number): boolean {
   if (typeof value !== 'object' || value === null) return true;
   if (depth === 0) return false;
   for (const v of Array.isArray(value) ? value : Object.values(value)) if (!isNestedWithin(v, depth - 1)) return false;
   return true;
+}
+
+/**
+ * Why a value parsed from the JSON `text` of a message could not be stored or written again, or undefined. The depth
+ * goes first: the walk over the strings recurses too.
+ */
+export function jsonProblem(text: string, value: unknown): string | undefined {
+  if (!isNestedWithin(value, MAX_NESTING)) return `nests arrays or objects more than ${MAX_NESTING} deep`;
+  if (!isStorableJson(text, value)) return 'holds text the database cannot store (a NUL character or an unpaired surrogate)';
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { ActionBundle, DocAction, docIdProblem, isNestedWithin, isStorableJson, MAX_NESTING } from '../domain';
+import { ActionBundle, DocAction, docIdProblem, jsonProblem } from '../domain';
 
 export type ParseResult = { ok: true; bundle: ActionBundle } | { ok: false; reason: string };
 
@@ -42,10 +42,8 @@ export function parseBundle(raw: Buffer | string | null | undefined): ParseResul
     return fail(`invalid JSON: ${(err as Error).message}`);
   }
   if (!isObject(value)) return fail('bundle is not an object');
-  if (!isStorableJson(text, value)) {
-    return fail('bundle holds text the database cannot store (a NUL character or an unpaired surrogate)');
-  }
-  if (!isNestedWithin(value)) return fail(`bundle nests arrays or objects more than ${MAX_NESTING} deep`);
+  const problem = jsonProblem(text, value);
+  if (problem) return fail(`bundle ${problem}`);
 
   const { docId, actionNum } = value;
   if (docId === undefined) return fail('docId is missing');
