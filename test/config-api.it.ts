@@ -668,12 +668,15 @@ describe('config API', () => {
       expect((await list('keys-b')).map((w) => [w.id, w.fields.name])).toEqual([[other, '']]);
     });
 
-    it('a document key cannot manage keys: 403', async () => {
+    it('a document key cannot manage keys, whatever the case of the path: 403', async () => {
       const { id, key } = await docKey(['keys-admin']);
       for (const [method, route, body] of [
         ['GET', '/api/keys', undefined],
         ['POST', '/api/keys', { docIds: ['keys-other'] }],
         ['DELETE', `/api/keys/${id}`, undefined],
+        ['GET', '/API/KEYS', undefined],
+        ['POST', '/Api/Keys', { docIds: ['keys-other'] }],
+        ['DELETE', `/API/Keys/${id}`, undefined],
       ] as Array<[string, string, unknown]>) {
         expect(await call(method, route, body, { key })).toMatchObject({ status: 403 });
       }
@@ -717,6 +720,8 @@ describe('config API', () => {
       expect((await call('GET', '/api/keys')).body.keys.map((k: { id: string }) => k.id)).not.toContain(id);
       expect(await call('DELETE', `/api/keys/${id}`)).toEqual(plainError(404, `Key not found "${id}"`));
       expect(await call('DELETE', '/api/keys/not-a-uuid')).toEqual(plainError(404, 'Key not found "not-a-uuid"'));
+      const uuidLength = 'a'.repeat(36);
+      expect(await call('DELETE', `/api/keys/${uuidLength}`)).toEqual(plainError(404, `Key not found "${uuidLength}"`));
     });
 
     it.each<[string, unknown]>([

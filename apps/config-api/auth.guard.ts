@@ -1,4 +1,5 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Request } from 'express';
 import { DataSource } from 'typeorm';
@@ -14,16 +15,24 @@ export const hashKey = (key: string): Buffer => createHash('sha256').update(key)
 
 export const callerOf = (req: Request): Caller => (req as Request & { caller: Caller }).caller;
 
+const ADMIN_ONLY = 'adminOnly';
+/** Marks a controller whose routes need the admin key. Decided by the handler, not the path: routes match case-insensitively. */
+export const AdminOnly = (): ClassDecorator => SetMetadata(ADMIN_ONLY, true);
+
 /**
  * 401 without a key or with an unknown one; 403 `No owner access` for a key outside the document in the path,
- * whether or not the document exists. Routes under /api/keys need the admin key.
+ * whether or not the document exists. Routes of an `@AdminOnly()` controller need the admin key.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly keys: ApiKeyRepository;
   private readonly adminHash: Buffer | null;
 
-  constructor(db: DataSource, @Inject(CONFIG) config: EngineConfig) {
+  constructor(
+    db: DataSource,
+    @Inject(CONFIG) config: EngineConfig,
+    private readonly reflector: Reflector,
+  ) {
     this.keys = new ApiKeyRepository(db);
     this.adminHash = config.adminApiKey === null ? null : hashKey(config.adminApiKey);
   }
@@ -38,7 +47,7 @@ export class AuthGuard implements CanActivate {
     req.caller = caller;
     const docId = req.params?.docId as string | undefined;
     if (caller.kind === 'doc-key') {
-      if (req.path.startsWith('/api/keys')) throw new ApiError(403, 'Admin access required');
+      if (this.reflector.get<boolean>(ADMIN_ONLY, context.getClass())) throw new ApiError(403, 'Admin access required');
       if (docId !== undefined && !caller.docIds.includes(docId)) throw new ApiError(403, 'No owner access');
     }
     return true;

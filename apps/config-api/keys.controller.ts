@@ -3,11 +3,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { ApiKeyRepository } from '../../libs/db/api-key.repository';
 import { docIdProblem } from '../../libs/domain';
-import { invalidPayload, notFound } from '../../libs/webhook-api';
-import { AuthGuard, hashKey } from './auth.guard';
+import { invalidPayload, isUuid, notFound } from '../../libs/webhook-api';
+import { AdminOnly, AuthGuard, hashKey } from './auth.guard';
 
 /** Admin routes for document-scoped keys; a key is shown once and stored hashed. */
 @Controller('api/keys')
+@AdminOnly()
 @UseGuards(AuthGuard)
 export class KeysController {
   private readonly keys: ApiKeyRepository;
@@ -38,8 +39,7 @@ export class KeysController {
 
   @Delete(':id')
   async remove(@Param('id') id: string): Promise<{ success: true }> {
-    const valid = /^[0-9a-f-]{36}$/i.test(id);
-    if (!valid || !(await this.keys.delete(id))) throw notFound(`Key not found "${id}"`);
+    if (!isUuid(id) || !(await this.keys.delete(id))) throw notFound(`Key not found "${id}"`);
     return { success: true };
   }
 }

@@ -12,6 +12,7 @@ import {
   ApiPolicy,
   applyPatch,
   isWebhookInvalid,
+  isUuid,
   StoredWebhook,
   toApiFields,
   validateCreateBody,
@@ -20,8 +21,6 @@ import {
   WebhookDraft,
   webhookNotFound,
 } from '../../libs/webhook-api';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Webhook use cases of SPEC section 6: validation is pure (libs/webhook-api), storage in the repositories. */
 @Injectable()
@@ -88,7 +87,7 @@ export class WebhooksService {
   }
 
   private async find(docId: string, webhookId: string): Promise<StoredWebhook> {
-    const webhook = UUID.test(webhookId) ? await this.webhooks.get(docId, webhookId) : null;
+    const webhook = isUuid(webhookId) ? await this.webhooks.get(docId, webhookId) : null;
     if (!webhook) throw webhookNotFound(webhookId);
     return webhook;
   }
