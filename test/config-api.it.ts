@@ -471,6 +471,20 @@ describe('config API', () => {
       expect(await patch({ enabled: false })).toEqual({ ...fields, enabled: false });
       expect(await patch({ enabled: true })).toEqual(fields);
     });
+
+    it('concurrent PATCHes of different fields both apply; a PATCH racing a DELETE is 200 only if it came first', async () => {
+      const route = `/api/docs/${DOC}/webhooks/${id}`;
+      for (let round = 0; round < 20; round++) {
+        const answers = await Promise.all([call('PATCH', route, { enabled: false }), call('PATCH', route, { name: `n${round}` })]);
+        expect(answers.map((a) => a.status)).toEqual([200, 200]);
+        expect(await webhook(DOC, id)).toMatchObject({ fields: { enabled: false, name: `n${round}` } });
+        await patch({ enabled: true });
+      }
+      const [patched, deleted] = await Promise.all([call('PATCH', route, { name: 'late' }), call('DELETE', route)]);
+      expect(deleted).toEqual({ status: 200, body: { success: true } });
+      expect([200, 404]).toContain(patched.status);
+      expect(await call('PATCH', route, { name: 'later' })).toEqual(plainError(404, `Webhook not found "${id}"`));
+    });
   });
 
   describe('queues', () => {

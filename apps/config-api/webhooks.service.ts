@@ -70,10 +70,10 @@ export class WebhooksService {
   }
 
   async update(docId: string, webhookId: string, body: unknown): Promise<void> {
-    const current = await this.find(docId, webhookId);
+    const schema = await this.schema(docId);
     const now = Date.now();
-    const { next, emptyQueue } = applyPatch(current, body, await this.schema(docId), this.policy, now);
-    await this.webhooks.update(next, emptyQueue);
+    const patch = (current: StoredWebhook) => applyPatch(current, body, schema, this.policy, now);
+    if (!isUuid(webhookId) || !(await this.webhooks.update(docId, webhookId, patch))) throw webhookNotFound(webhookId);
   }
 
   async remove(docId: string, webhookId: string): Promise<void> {

@@ -91,18 +91,31 @@ export class WebhookRepository {
     });
   }
 
-  /** Saves a changed webhook; `emptyQueue` also drops its queued rows and resets its usage (disable). */
-  async update(w: StoredWebhook, emptyQueue: boolean): Promise<void> {
-    await this.sql.transaction(async (m) => {
+  /**
+   * Changes a webhook under its row lock, so concurrent PATCHes apply one after the other instead of the last
+   * overwriting the first. `change` (pure; it may throw to refuse) gets the webhook as committed and returns the
+   * next one, with `emptyQueue` to also drop its queued rows and reset its usage (disable). False when the
+   * webhook is gone.
+   */
+  async update(
+    docId: string,
+    id: string,
+    change: (current: StoredWebhook) => { next: StoredWebhook; emptyQueue: boolean },
+  ): Promise<boolean> {
+    return this.sql.transaction(async (m) => {
+      const rows: WebhookRow[] = await m.rows(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2 FOR UPDATE`, [docId, id]);
+      if (rows.length === 0) return false;
+      const { next, emptyQueue } = change(toWebhook(rows[0]));
       await m.rows(
         `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
            ready_col_ref = $8, watched_col_refs = $9, enabled = $10, "authorization" = $11, unsubscribe_key = $12,
            payload_format = $13, active_since = $14
          WHERE id = $1`,
-        values(w),
+        values(next),
       );
-      if (emptyQueue) await clearQueues(m, [w.id]);
+      if (emptyQueue) await clearQueues(m, [next.id]);
       await bumpVersion(m);
+      return true;
     });
   }
 
