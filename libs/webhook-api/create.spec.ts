@@ -63,6 +63,9 @@ describe('validateSubscribeBody', () => {
     ['url not a string', { eventTypes: ['add'], url: 5 }, invalid('url is not a string')],
     ['url null', { eventTypes: ['add'], url: null }, invalid('url is not a string')],
     ['authorization not a string', { eventTypes: ['add'], url, authorization: 1 }, invalid('authorization is not a string')],
+    ['a line break in authorization', { eventTypes: ['add'], url, authorization: 'Bearer x\r\nX-Injected: 1' }, invalid('authorization is not a valid HTTP header value')],
+    ['authorization past Latin-1', { eventTypes: ['add'], url, authorization: 'Bearer \u20ac' }, invalid('authorization is not a valid HTTP header value')],
+    ['a NUL in authorization', { eventTypes: ['add'], url, authorization: 'a\u0000' }, invalid('authorization contains a NUL character')],
     ['watchedColIds not an array', { eventTypes: ['add'], url, watchedColIds: 'Item' }, invalid('watchedColIds is not an array')],
     ['watchedColIds item', { eventTypes: ['add'], url, watchedColIds: ['Item', 3] }, invalid('watchedColIds[1] is not a string')],
     ['enabled not a boolean', { eventTypes: ['add'], url, enabled: 'yes' }, invalid('enabled is not a boolean')],
@@ -201,15 +204,24 @@ describe('validateCreateBody', () => {
     expect(failure(() => create(body))).toEqual(expected);
   });
 
-  it('validates each webhook fully in turn: the first bad one decides the error', () => {
-    const body = {
-      webhooks: [
-        { fields: { tableId: 'Orders', eventTypes: ['add'], url } },
-        { fields: { tableId: 'Nope', eventTypes: ['add'], url } },
-        { fields: { tableId: 'Orders', eventTypes: 'add', url } },
-      ],
-    };
-    expect(failure(() => create(body))).toEqual(plain(404, 'Table not found "Nope"'));
+  it.each<[string, unknown[], unknown]>([
+    [
+      'a structural error after an unknown table',
+      [{ tableId: 'Nope', eventTypes: ['add'], url }, { tableId: 'Orders', eventTypes: 'add', url }],
+      invalid('eventTypes is not an array'),
+    ],
+    [
+      'a structural error after a forbidden URL',
+      [{ tableId: 'Orders', eventTypes: ['add'], url: 'https://evil.com' }, { tableId: 'Orders', url }],
+      invalid('eventTypes is missing'),
+    ],
+    [
+      'two unknown tables: the first decides',
+      [{ tableId: 'Orders', eventTypes: ['add'], url }, { tableId: 'Nope', eventTypes: ['add'], url }, { tableId: 'Nor', eventTypes: ['add'], url }],
+      plain(404, 'Table not found "Nope"'),
+    ],
+  ])('checks the structure of every webhook before any URL, table or column: %s', (_name, fields, expected) => {
+    expect(failure(() => create({ webhooks: fields.map((f) => ({ fields: f })) }))).toEqual(expected);
   });
 
   it('returns one draft per webhook, in order', () => {

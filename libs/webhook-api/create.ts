@@ -21,8 +21,9 @@ type CreateFields = CheckedFields & { url: string; eventTypes: EventType[]; tabl
 const SUBSCRIBE_FIELDS = FIELD_NAMES.filter((name) => name !== 'tableId');
 
 /**
- * POST /webhooks body -> validated drafts. Each webhook is validated fully in turn (as Grist) and all of them
- * before any is created: the first error is thrown as an ApiError.
+ * POST /webhooks body -> validated drafts. The structure of every webhook is checked first, then each one's URL,
+ * table and columns in turn (as Grist, whose route validates the whole collection before registering any), all of
+ * them before any is created: the first error is thrown as an ApiError.
  */
 export function validateCreateBody(body: unknown, schema: DocSchema, policy: ApiPolicy): WebhookDraft[] {
   if (!isObject(body)) throw invalidPayload('body is not an object');
@@ -30,15 +31,15 @@ export function validateCreateBody(body: unknown, schema: DocSchema, policy: Api
   const listProblem =
     webhooks === undefined ? ['webhooks is missing'] : Array.isArray(webhooks) ? [] : ['webhooks is not an array'];
   throwIfAny([...listProblem, ...unknownFields(body, ['webhooks'])]);
-  return (webhooks as unknown[]).map((webhook, i) => {
+  const checked = (webhooks as unknown[]).map((webhook, i) => {
     const path = `webhooks[${i}]`;
     if (!isObject(webhook)) throw invalidPayload(`${path} is not an object`);
     const fields = ownValue(webhook, 'fields');
     const fieldsProblem = fields === undefined ? [`${path}.fields is missing`] : [];
     throwIfAny([...fieldsProblem, ...unknownFields(webhook, ['fields'])]);
-    const checked = checkFields(fields, `${path}.fields`, FIELD_NAMES, ['url', 'eventTypes', 'tableId']);
-    return toDraft(checked as CreateFields, schema, policy);
+    return checkFields(fields, `${path}.fields`, FIELD_NAMES, ['url', 'eventTypes', 'tableId']) as CreateFields;
   });
+  return checked.map((fields) => toDraft(fields, schema, policy));
 }
 
 /** POST /tables/:tableId/_subscribe body (the fields without tableId, which comes from the path) -> one draft. */

@@ -42,6 +42,10 @@ type Check = (path: string, value: unknown) => string | null;
 export const isString: Check = (path, v) =>
   typeof v !== 'string' ? `${path} is not a string` : v.includes('\u0000') ? `${path} contains a NUL character` : null;
 
+/** Sent as the Authorization header: only what a header value may hold (no CR/LF, no characters past U+00FF). */
+const isHeaderValue: Check = (path, v) =>
+  isString(path, v) ?? (/^[\t\x20-\x7e\x80-\xff]*$/.test(v as string) ? null : `${path} is not a valid HTTP header value`);
+
 const oneOf =
   (values: readonly string[]): Check =>
   (path, v) =>
@@ -63,7 +67,7 @@ const arrayOf =
 
 const CHECKS: Record<FieldName, Check> = {
   url: isString,
-  authorization: isString,
+  authorization: isHeaderValue,
   // Lists `remove` too (SPEC 7); Grist's message `is none of "add", "update"` is a prefix of this one.
   eventTypes: arrayOf(oneOf(EVENT_TYPES)),
   tableId: isString,

@@ -82,6 +82,7 @@ describe('applyPatch', () => {
     ['unsubscribeKey cannot be patched', { unsubscribeKey: 'k' }, invalid('unknown field "unsubscribeKey"')],
     ['tableId null', { tableId: null }, invalid('tableId is not a string')],
     ['enabled mistyped', { enabled: 1 }, invalid('enabled is not a boolean')],
+    ['authorization with a line break', { authorization: 'k\nX: 1' }, invalid('authorization is not a valid HTTP header value')],
     ['eventTypes mistyped', { eventTypes: 'add' }, invalid('eventTypes is not an array')],
     ['unknown event type', { eventTypes: ['delete'] }, invalid('eventTypes[0] is none of "add", "update", "remove"')],
     ['watchedColIds mistyped', { watchedColIds: [1] }, invalid('watchedColIds[0] is not a string')],
