@@ -173,13 +173,13 @@ describe('applyActions: rows', () => {
     expect(rows?.get(3)).toMatchObject({ origin: 'unseen', written: new Set(['c3']), after: { c3: 4 } });
   });
 
-  it('an add replaces a row entirely, an update merges into it', () => {
+  it('an add replaces a row entirely, an update merges into it; a row removed then added again counts as added', () => {
     const applied = applyActions(state([['t1', [[1, { c2: 'Tea', c3: 1 }]]]]), [
       ['RemoveRecord', 'Orders', 1],
       ['AddRecord', 'Orders', 1, { Qty: 5 }],
       ['UpdateRecord', 'Orders', 1, { Item: 'Jam' }],
     ]);
-    expect(applied.tables.get('t1')?.rows.get(1)).toMatchObject({ origin: 'existing', after: { c2: 'Jam', c3: 5 } });
+    expect(applied.tables.get('t1')?.rows.get(1)).toMatchObject({ origin: 'added', existedBefore: true, after: { c2: 'Jam', c3: 5 } });
   });
 
   it('keeps the last known state of a removed row', () => {

@@ -30,6 +30,8 @@ export type RowOrigin = 'existing' | 'added' | 'unseen';
 export interface TouchedRow {
   id: number;
   origin: RowOrigin;
+  /** The row was live before the bundle (stored, snapshotted, or unseen), so its removal is news. */
+  existedBefore: boolean;
   /**
    * `existing` only: the row as stored before the bundle, or as a TableData snapshot set it. A column it lacks reads
    * as that column's default.
@@ -215,6 +217,8 @@ class ActionApplier {
     const columns = this.declareColumns(tableRef, colValues);
     for (let i = 0; i < rowIds.length; i++) {
       const row = this.touch(tableRef, rowIds[i], mode === 'add');
+      // Removed earlier in the bundle and added again: added, as in Grist (added row ids override updated ones).
+      if (mode === 'add' && row.after === null) [row.origin, row.written] = ['added', undefined];
       const values = rowValues(columns, colValues, i);
       // An add replaces the whole row (columns it lacks read as defaults); an update merges into it (an upsert
       // when the row is unknown or was removed).
@@ -279,6 +283,7 @@ class ActionApplier {
         : {
             id: rowId,
             origin: adding ? 'added' : 'unseen',
+            existedBefore: !adding,
             before: undefined,
             written: adding ? undefined : new Set(),
             after: null,
@@ -381,7 +386,7 @@ class ActionApplier {
 }
 
 function existingRow(rowId: number, stored: StoredRow): TouchedRow {
-  return { id: rowId, origin: 'existing', before: stored, written: undefined, after: stored, lastKnown: undefined };
+  return { id: rowId, origin: 'existing', existedBefore: true, before: stored, written: undefined, after: stored, lastKnown: undefined };
 }
 
 function removeRow(row: TouchedRow): void {

@@ -197,6 +197,62 @@ describe('applyBundle: which rows fire (SPEC section 3)', () => {
       ],
       [],
     ],
+    // Removed then added again in one bundle: added, as Grist (added row ids override updated ones).
+    [
+      'removed then added again, ready column',
+      { ready: 'Ready' },
+      [
+        ['RemoveRecord', 'Orders', 2],
+        ['AddRecord', 'Orders', 2, { Ready: true }],
+      ],
+      ['add 2'],
+    ],
+    [
+      'removed then added again with the same values',
+      {},
+      [
+        ['RemoveRecord', 'Orders', 1],
+        ['AddRecord', 'Orders', 1, { Item: 'Tea', Qty: 1 }],
+      ],
+      ['add 1'],
+    ],
+    [
+      'removed by ReplaceTableData then added again',
+      {},
+      [
+        ['ReplaceTableData', 'Orders', [2], {}],
+        ['AddRecord', 'Orders', 1, {}],
+      ],
+      ['add 1', 'add 2'],
+    ],
+    [
+      'an unseen row removed then added again',
+      {},
+      [
+        ['RemoveRecord', 'Orders', 50],
+        ['AddRecord', 'Orders', 50, {}],
+      ],
+      ['add 50'],
+    ],
+    [
+      'a row that existed, kept by ReplaceTableData, then removed',
+      { types: ['add', 'update', 'remove'] },
+      [
+        ['ReplaceTableData', 'Orders', [2], {}],
+        ['RemoveRecord', 'Orders', 2],
+      ],
+      ['remove 1', 'remove 2', 'remove 3'],
+    ],
+    [
+      'a row that existed, removed, added again, removed again',
+      { types: ['add', 'update', 'remove'] },
+      [
+        ['RemoveRecord', 'Orders', 2],
+        ['AddRecord', 'Orders', 2, {}],
+        ['RemoveRecord', 'Orders', 2],
+      ],
+      ['remove 2'],
+    ],
     // A row the engine never saw: judged as existing and ready, every column written counting as changed.
     ['upsert of an unseen row', {}, [['UpdateRecord', 'Orders', 50, { Qty: 1 }]], ['update 50']],
     [

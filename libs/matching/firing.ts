@@ -142,8 +142,8 @@ function matchRows(rule: EffectiveRule, table: TableDef, rows: FinalRow[]): Payl
 function matchRow(row: FinalRow, table: TableDef, { ready, watched, types }: EffectiveRule): PayloadRow | undefined {
   const { touched, values } = row;
   if (values === null) {
-    // Added then removed fires nothing; a row never ready was never sent, so its removal is not news either.
-    if (touched.origin === 'added' || !types.has('remove')) return undefined;
+    // A row the bundle created and removed fires nothing; a row never ready was never sent, so neither is its removal.
+    if (!touched.existedBefore || !types.has('remove')) return undefined;
     if (ready && !wasReady(touched, ready)) return undefined;
     return payloadOf(row, table, 'remove');
   }
