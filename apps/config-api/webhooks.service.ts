@@ -13,6 +13,7 @@ import {
   applyPatch,
   isWebhookInvalid,
   isUuid,
+  NewWebhook,
   StoredWebhook,
   toApiFields,
   validateCreateBody,
@@ -53,7 +54,7 @@ export class WebhooksService {
     return created.map((w) => w.id);
   }
 
-  async subscribe(docId: string, tableId: string, body: unknown): Promise<StoredWebhook> {
+  async subscribe(docId: string, tableId: string, body: unknown): Promise<NewWebhook> {
     const draft = validateSubscribeBody(tableId, body, await this.schema(docId), this.policy);
     const webhook = this.newWebhook(docId, draft);
     await this.webhooks.insert([webhook]);
@@ -71,8 +72,7 @@ export class WebhooksService {
 
   async update(docId: string, webhookId: string, body: unknown): Promise<void> {
     const schema = await this.schema(docId);
-    const now = Date.now();
-    const patch = (current: StoredWebhook) => applyPatch(current, body, schema, this.policy, now);
+    const patch = (current: StoredWebhook, now: number) => applyPatch(current, body, schema, this.policy, now);
     if (!isUuid(webhookId) || !(await this.webhooks.update(docId, webhookId, patch))) throw webhookNotFound(webhookId);
   }
 
@@ -96,13 +96,8 @@ export class WebhooksService {
     return (await this.docs.loadSchema(docId)) ?? emptySchema();
   }
 
-  private newWebhook(docId: string, draft: WebhookDraft): StoredWebhook {
-    return {
-      ...draft,
-      id: randomUUID(),
-      docId,
-      unsubscribeKey: randomBytes(18).toString('base64url'),
-      activeSince: Date.now(),
-    };
+  /** The repository stamps activeSince as it stores the webhook. */
+  private newWebhook(docId: string, draft: WebhookDraft): NewWebhook {
+    return { ...draft, id: randomUUID(), docId, unsubscribeKey: randomBytes(18).toString('base64url') };
   }
 }

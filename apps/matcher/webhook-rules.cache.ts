@@ -17,7 +17,10 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   private readonly repo: WebhookRepository;
   private byDoc = new Map<string, WebhookRule[]>();
   private version = -1;
-  /** When the last refresh began: the cache holds every webhook change committed before it. */
+  /**
+   * When the last refresh began: the cache holds every webhook active since before it, as its version read waits
+   * for changes in progress (WebhookRepository.configVersion).
+   */
   private refreshedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Refreshes run one at a time, so an older read never replaces a newer one. */

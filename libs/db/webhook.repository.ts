@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { Queryable, Sql } from './sql';
 import { EventType, PayloadFormat } from '../domain';
-import type { StoredWebhook } from '../webhook-api/types';
+import type { NewWebhook, StoredWebhook } from '../webhook-api/types';
 
 interface WebhookRow {
   id: string;
@@ -45,7 +45,10 @@ const values = (w: StoredWebhook): unknown[] => [
   w.authorization, w.unsubscribeKey, w.payloadFormat, w.activeSince,
 ];
 
-/** Webhook configuration. Every change bumps `config_version` in the same transaction, so matchers see it. */
+/**
+ * Webhook configuration. Every change bumps `config_version` first in its transaction: matchers see the change, and
+ * the row lock it holds until commit orders it against their polls (configVersion).
+ */
 export class WebhookRepository {
   private readonly sql: Sql;
 
@@ -53,8 +56,12 @@ export class WebhookRepository {
     this.sql = new Sql(db);
   }
 
+  /**
+   * Waits for a change in progress (FOR SHARE against its lock), so a poll that starts after a webhook's activeSince
+   * sees that webhook: activeSince is stamped under the lock (insert, update), never before it.
+   */
   async configVersion(): Promise<number> {
-    const rows: Array<{ version: string }> = await this.sql.rows('SELECT version FROM config_version');
+    const rows: Array<{ version: string }> = await this.sql.rows('SELECT version FROM config_version FOR SHARE');
     return Number(rows[0].version);
   }
 
@@ -76,9 +83,12 @@ export class WebhookRepository {
     return rows.length > 0 ? toWebhook(rows[0]) : null;
   }
 
-  async insert(webhooks: StoredWebhook[]): Promise<void> {
+  /** Creates webhooks, active from now: a time read once this transaction holds the config_version lock. */
+  async insert(webhooks: NewWebhook[]): Promise<void> {
     await this.sql.transaction(async (m) => {
-      for (const w of webhooks) {
+      await bumpVersion(m);
+      const activeSince = Date.now();
+      for (const w of webhooks.map((w) => ({ ...w, activeSince }))) {
         await m.rows(
           // clock_timestamp(), not now(): webhooks created by one request keep their order in listByDoc
           `INSERT INTO webhooks (${COLUMNS}, created_at)
@@ -87,25 +97,25 @@ export class WebhookRepository {
         );
         await m.rows('INSERT INTO webhook_delivery (webhook_id) VALUES ($1)', [w.id]);
       }
-      await bumpVersion(m);
     });
   }
 
   /**
    * Changes a webhook under its row lock, so concurrent PATCHes apply one after the other instead of the last
-   * overwriting the first. `change` (pure; it may throw to refuse) gets the webhook as committed and returns the
-   * next one, with `emptyQueue` to also drop its queued rows and reset its usage (disable). False when the
-   * webhook is gone.
+   * overwriting the first. `change` (pure; it may throw to refuse) gets the webhook as committed and the time
+   * (read under the config_version lock, for a re-enabled webhook's activeSince), and returns the next webhook, with
+   * `emptyQueue` to also drop its queued rows and reset its usage (disable). False when the webhook is gone.
    */
   async update(
     docId: string,
     id: string,
-    change: (current: StoredWebhook) => { next: StoredWebhook; emptyQueue: boolean },
+    change: (current: StoredWebhook, now: number) => { next: StoredWebhook; emptyQueue: boolean },
   ): Promise<boolean> {
     return this.sql.transaction(async (m) => {
+      await bumpVersion(m);
       const rows: WebhookRow[] = await m.rows(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2 FOR UPDATE`, [docId, id]);
       if (rows.length === 0) return false;
-      const { next, emptyQueue } = change(toWebhook(rows[0]));
+      const { next, emptyQueue } = change(toWebhook(rows[0]), Date.now());
       await m.rows(
         `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
            ready_col_ref = $8, watched_col_refs = $9, enabled = $10, "authorization" = $11, unsubscribe_key = $12,
@@ -114,15 +124,14 @@ export class WebhookRepository {
         values(next),
       );
       if (emptyQueue) await clearQueues(m, [next.id]);
-      await bumpVersion(m);
       return true;
     });
   }
 
   async delete(docId: string, id: string): Promise<boolean> {
     return this.sql.transaction(async (m) => {
-      const deleted = await m.rows('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
       await bumpVersion(m);
+      const deleted = await m.rows('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
       return deleted.length > 0;
     });
   }

@@ -29,8 +29,9 @@ export interface StoredWebhook extends WebhookRule {
   payloadFormat: PayloadFormat;
 }
 
-/** A validated new webhook; the service adds its id, docId, unsubscribeKey and activeSince. */
+/** A validated new webhook; the service adds its id, docId and unsubscribeKey, the repository its activeSince. */
 export type WebhookDraft = Omit<StoredWebhook, 'id' | 'docId' | 'unsubscribeKey' | 'activeSince'>;
+export type NewWebhook = Omit<StoredWebhook, 'activeSince'>;
 
 export interface ApiPolicy {
   allowed: AllowedDomains;

@@ -1,0 +1,73 @@
+/**
+ * Webhook changes against a matcher's poll, on the real database: a webhook fires for every bundle appended after
+ * it was created (SPEC section 3), so no poll that starts after its activeSince may miss it.
+ */
+import { randomUUID } from 'node:crypto';
+import { WebhookRepository } from '../libs/db/webhook.repository';
+import { NewWebhook } from '../libs/webhook-api';
+import { useMigratedDatabase, waitFor } from './support/harness';
+
+const database = useMigratedDatabase();
+let repo: WebhookRepository;
+
+beforeAll(() => {
+  repo = new WebhookRepository(database.source);
+});
+
+const newWebhook = (): NewWebhook => ({
+  id: randomUUID(), docId: 'doc', tableRef: 't1', url: 'https://example.com/', eventTypes: ['add'], name: '', memo: '',
+  readyColRef: null, watchedColRefs: [], enabled: true, authorization: '', unsubscribeKey: 'key', payloadFormat: 'grist',
+});
+
+const waitingOnLocks = async (): Promise<number> =>
+  (
+    await database.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    )
+  )[0].n;
+
+/** Another change holding the config_version lock, as a config-api transaction does until it commits. */
+async function holdConfigLock(): Promise<{ release: () => Promise<void> }> {
+  await database.db.query('BEGIN');
+  await database.db.query('UPDATE config_version SET version = version + 1');
+  return { release: () => database.db.query('COMMIT').then(() => undefined) };
+}
+
+describe('webhook changes and the matcher poll', () => {
+  it('a poll waits for a change in progress and then reads its version', async () => {
+    const before = await repo.configVersion();
+    const held = await holdConfigLock();
+    const polled = repo.configVersion();
+    await waitFor('the poll to wait on the change', async () => (await waitingOnLocks()) > 0);
+    await held.release();
+    expect(await polled).toBe(before + 1);
+  });
+
+  it('a created webhook is active from a time after every change before it committed', async () => {
+    const held = await holdConfigLock();
+    const webhook = newWebhook();
+    const inserting = repo.insert([webhook]);
+    await waitFor('the insert to wait on the change', async () => (await waitingOnLocks()) > 0);
+    const committedAt = Date.now();
+    await held.release();
+    await inserting;
+    const [stored] = (await repo.listAll()).filter((w) => w.id === webhook.id);
+    expect(stored.activeSince).toBeGreaterThanOrEqual(committedAt);
+  });
+
+  it('a re-enabled webhook is active from a time read under the lock', async () => {
+    const webhook = newWebhook();
+    await repo.insert([{ ...webhook, enabled: false }]);
+    const held = await holdConfigLock();
+    let stampedAt = 0;
+    const enabling = repo.update('doc', webhook.id, (current, now) => {
+      stampedAt = now;
+      return { next: { ...current, enabled: true, activeSince: now }, emptyQueue: false };
+    });
+    await waitFor('the update to wait on the change', async () => (await waitingOnLocks()) > 0);
+    const committedAt = Date.now();
+    await held.release();
+    expect(await enabling).toBe(true);
+    expect(stampedAt).toBeGreaterThanOrEqual(committedAt);
+  });
+});
