@@ -43,8 +43,24 @@ describe('loadConfig', () => {
     }
   });
 
-  it('takes the Grist aliases of the proxy variable', () => {
-    expect(loadConfig('dispatcher', { GRIST_HTTPS_PROXY: 'http://proxy:3128' }).proxyForUntrustedUrls).toBe('http://proxy:3128');
-    expect(loadConfig('dispatcher', { GRIST_PROXY_FOR_UNTRUSTED_URLS: 'http://p:1' }).proxyForUntrustedUrls).toBe('http://p:1');
+  it.each([
+    ['GRIST_HTTPS_PROXY alone', { GRIST_HTTPS_PROXY: 'http://proxy:3128' }, 'http://proxy:3128'],
+    ['GRIST_PROXY_FOR_UNTRUSTED_URLS alone', { GRIST_PROXY_FOR_UNTRUSTED_URLS: 'http://p:1' }, 'http://p:1'],
+    ['all three: the first wins', { PROXY_FOR_UNTRUSTED_URLS: 'http://a:1', GRIST_PROXY_FOR_UNTRUSTED_URLS: 'http://b:1', GRIST_HTTPS_PROXY: 'http://c:1' }, 'http://a:1'],
+    ['both aliases: GRIST_PROXY_FOR_UNTRUSTED_URLS wins', { GRIST_PROXY_FOR_UNTRUSTED_URLS: 'http://b:1', GRIST_HTTPS_PROXY: 'http://c:1' }, 'http://b:1'],
+    ['an empty one does not hide an alias', { PROXY_FOR_UNTRUSTED_URLS: '', GRIST_PROXY_FOR_UNTRUSTED_URLS: 'http://p:1' }, 'http://p:1'],
+    ['a blank one does not hide an alias', { PROXY_FOR_UNTRUSTED_URLS: ' ', GRIST_PROXY_FOR_UNTRUSTED_URLS: '', GRIST_HTTPS_PROXY: 'http://c:1' }, 'http://c:1'],
+    ['direct means no proxy', { GRIST_PROXY_FOR_UNTRUSTED_URLS: 'direct' }, null],
+    ['direct first wins over a later alias', { PROXY_FOR_UNTRUSTED_URLS: ' direct ', GRIST_HTTPS_PROXY: 'http://c:1' }, null],
+  ])('proxy variable and its Grist aliases: %s', (_case, env, expected) => {
+    expect(loadConfig('dispatcher', env).proxyForUntrustedUrls).toBe(expected);
+  });
+
+  it.each([
+    ['GRIST_PROXY_FOR_UNTRUSTED_URLS', { GRIST_PROXY_FOR_UNTRUSTED_URLS: 'not a url' }],
+    ['GRIST_HTTPS_PROXY', { GRIST_HTTPS_PROXY: 'ftp://proxy' }],
+    ['GRIST_HTTPS_PROXY', { PROXY_FOR_UNTRUSTED_URLS: '', GRIST_HTTPS_PROXY: 'not a url' }],
+  ])('names %s, the proxy variable actually read, when it is bad', (name, env) => {
+    expect(() => loadConfig('dispatcher', env)).toThrow(`${name} must be a http: or https: URL`);
   });
 });

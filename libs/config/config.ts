@@ -80,8 +80,11 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
     if (!/^[^\s:]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entries must be host:port (got "${broker}")`);
   }
   const databaseUrl = url('DATABASE_URL', text('DATABASE_URL', DEFAULT_DATABASE_URL), ['postgres:', 'postgresql:']) ?? '';
-  const proxyRaw = env.PROXY_FOR_UNTRUSTED_URLS ?? env.GRIST_PROXY_FOR_UNTRUSTED_URLS ?? env.GRIST_HTTPS_PROXY;
-  const proxy = url('PROXY_FOR_UNTRUSTED_URLS', proxyRaw?.trim() || null, ['http:', 'https:']);
+  // An empty variable must not hide its aliases; `direct` means no proxy, as in Grist's ProxyAgent.
+  const proxyNames = ['PROXY_FOR_UNTRUSTED_URLS', 'GRIST_PROXY_FOR_UNTRUSTED_URLS', 'GRIST_HTTPS_PROXY'];
+  const proxyName = proxyNames.find((name) => env[name]?.trim());
+  const proxyValue = proxyName ? text(proxyName, '') : '';
+  const proxy = proxyName && proxyValue !== 'direct' ? url(proxyName, proxyValue, ['http:', 'https:']) : null;
   const topicName = (name: string, fallback: string): string => {
     const value = text(name, fallback);
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) problems.push(`${name} must be a valid Kafka topic name`);
