@@ -24,13 +24,36 @@ describe('loadConfig', () => {
     ['PORT', 'abc', 'PORT must be an integer'],
     ['WEBHOOK_BATCH_SIZE', '0', 'WEBHOOK_BATCH_SIZE must be an integer'],
     ['TRIGGER_WAIT_DELAY', '1.5', 'TRIGGER_WAIT_DELAY must be an integer'],
+    ['TRIGGER_WAIT_DELAY', '1e3', 'TRIGGER_WAIT_DELAY must be an integer'],
+    ['TRIGGER_WAIT_DELAY', '0x3e8', 'TRIGGER_WAIT_DELAY must be an integer'],
+    ['TRIGGER_WAIT_DELAY', 'Infinity', 'TRIGGER_WAIT_DELAY must be an integer'],
+    ['WEBHOOK_BATCH_SIZE', '0b11', 'WEBHOOK_BATCH_SIZE must be an integer'],
+    ['WEBHOOK_BATCH_SIZE', '1.0', 'WEBHOOK_BATCH_SIZE must be an integer'],
+    ['WEBHOOK_BATCH_SIZE', '+5', 'WEBHOOK_BATCH_SIZE must be an integer'],
+    ['TRIGGER_MAX_ATTEMPTS', '0o7', 'TRIGGER_MAX_ATTEMPTS must be an integer'],
+    ['WEBHOOK_TIMEOUT_MS', '1_000', 'WEBHOOK_TIMEOUT_MS must be an integer'],
+    ['DISPATCH_CONCURRENCY', '1e2', 'DISPATCH_CONCURRENCY must be an integer'],
+    ['TOPIC_PARTITIONS', '0x8', 'TOPIC_PARTITIONS must be an integer'],
+    ['PORT', '99999999999999999999', 'PORT must be an integer'],
     ['KAFKA_BROKERS', 'nohost', 'KAFKA_BROKERS entries must be host:port'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres: or postgresql: URL'],
     ['PROXY_FOR_UNTRUSTED_URLS', 'not a url', 'PROXY_FOR_UNTRUSTED_URLS must be a http: or https: URL'],
     ['ACTIONS_TOPIC', 'bad topic', 'ACTIONS_TOPIC must be a valid Kafka topic name'],
-  ])('rejects a bad %s, naming it', (name, value, message) => {
+  ])('rejects %s=%j, naming it', (name, value, message) => {
     expect(() => loadConfig('matcher', { [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig('matcher', { [name]: value })).toThrow(message);
+  });
+
+  it.each([
+    ['PORT', ' 9000 ', 'port', 9000],
+    ['TRIGGER_WAIT_DELAY', '0250', 'triggerWaitDelayMs', 250],
+    ['TRIGGER_MAX_ATTEMPTS', '3', 'triggerMaxAttempts', 3],
+    ['WEBHOOK_BATCH_SIZE', '10000', 'webhookBatchSize', 10000],
+    ['WEBHOOK_TIMEOUT_MS', '5000', 'webhookTimeoutMs', 5000],
+    ['DISPATCH_CONCURRENCY', '16', 'dispatchConcurrency', 16],
+    ['TOPIC_PARTITIONS', '2', 'topicPartitions', 2],
+  ])('reads %s=%j as plain decimal digits', (name, value, key, expected) => {
+    expect(loadConfig('matcher', { [name]: value })).toMatchObject({ [key]: expected });
   });
 
   it('reports every bad variable at once and never echoes the database URL', () => {

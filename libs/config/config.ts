@@ -56,8 +56,9 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name]?.trim();
     if (!raw) return fallback;
+    // Plain decimal digits only: Number() would also take 0x3e8, 1e3 or 0b11.
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
       problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
       return fallback;
     }
