@@ -68,9 +68,20 @@ describe('nextStep', () => {
     ['429 date in the past', httpError(429, new Date(now - 5000).toUTCString()), 1000],
     ['429 unreadable', httpError(429, 'soon'), 1000],
     ['500 is not honoured', httpError(500, '10'), 1000],
-    ['429 asks for too long: capped at 256 units', httpError(429, '100000'), 256000],
+    ['429 asks for an hour', httpError(429, '3600'), 3_600_000],
+    ['503 asks for 24 hours exactly', httpError(503, '86400'), 86_400_000],
+    ['429 asks for too long: capped at 24 hours', httpError(429, '100000'), 86_400_000],
+    ['429 asks for too long with an HTTP date', httpError(429, new Date(now + 30 * 86_400_000).toUTCString()), 86_400_000],
   ])('Retry-After: %s', (_name, result, delayMs) => {
     expect(nextStep(result, 1, policy, now, noJitter)).toEqual({ kind: 'retry', delayMs, postponed: false });
+  });
+
+  it.each([
+    [100, '30', 30_000],
+    [10, '3600', 3_600_000],
+    [3_600_000, '100000', 64 * 3_600_000],
+  ])('Retry-After does not depend on the unit: unit %i ms, Retry-After %s -> %i ms', (unitMs, retryAfter, delayMs) => {
+    expect(nextStep(httpError(503, retryAfter), 1, { unitMs, maxAttempts: 1 }, now, noJitter)).toMatchObject({ delayMs });
   });
 
   it('keeps the postponed flag when Retry-After is honoured', () => {

@@ -20,8 +20,11 @@ export type NextStep = { kind: 'delivered' } | { kind: 'retry'; delayMs: number;
 
 /** The longest computed delay, in units (1, 2, 4, ... 64). */
 export const MAX_DELAY_UNITS = 64;
-/** Upper bound of what a Retry-After may ask for, in units: far enough to let a receiver recover, never unbounded. */
-export const MAX_RETRY_AFTER_UNITS = MAX_DELAY_UNITS * 4;
+/**
+ * Upper bound of what a Retry-After may ask for: a receiver's absurd value must not park a queue for ever. A fixed
+ * duration, not units: the receiver speaks in seconds, whatever TRIGGER_WAIT_DELAY is.
+ */
+export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 /** Jitter: the delay is multiplied by a factor in [1, 1 + JITTER). */
 export const JITTER = 0.1;
 
@@ -38,7 +41,7 @@ export function nextStep(
   const units = postponed ? MAX_DELAY_UNITS : Math.min(2 ** Math.max(attempts - 1, 0), MAX_DELAY_UNITS);
   const computed = Math.round(units * policy.unitMs * (1 + JITTER * random()));
   const asked = askedDelayMs(result, now);
-  const delayMs = asked === null ? computed : Math.max(computed, Math.min(asked, MAX_RETRY_AFTER_UNITS * policy.unitMs));
+  const delayMs = asked === null ? computed : Math.max(computed, Math.min(asked, MAX_RETRY_AFTER_MS));
   return { kind: 'retry', delayMs, postponed };
 }
 
