@@ -105,7 +105,7 @@ describe('storeEvents', () => {
   });
 });
 
-const sending = onAttemptStarted(idleStatus(0), 1);
+const sending = onAttemptStarted(idleStatus(0), 20, 1);
 const ids = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe('head batches over queued events', () => {

@@ -108,7 +108,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
       docId: target.docId,
       batchId,
       batchEnd: batch.end,
-      started: onAttemptStarted(state.status, now),
+      started: onAttemptStarted(state.status, this.policy.maxAttempts, now),
       request: buildRequest({
         url: target.url,
         authorization: target.authorization,

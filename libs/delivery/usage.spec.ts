@@ -14,9 +14,12 @@ const delivered: NextStep = { kind: 'delivered' };
 const retry: NextStep = { kind: 'retry', delayMs: 1000, postponed: false };
 const postpone: NextStep = { kind: 'retry', delayMs: 64000, postponed: true };
 
+/** TRIGGER_MAX_ATTEMPTS of these tests. */
+const maxAttempts = 20;
+
 /** Runs one attempt: started at `t`, finished at `t + 1`. */
 const attempt = (s: DeliveryStatus, size: number, result: AttemptResult, step: NextStep, t: number): DeliveryStatus =>
-  onAttemptFinished(onAttemptStarted(s, t), size, result, step, t + 1);
+  onAttemptFinished(onAttemptStarted(s, maxAttempts, t), size, result, step, t + 1);
 
 describe('idleStatus', () => {
   it('is the SPEC shape of a webhook that never sent anything', () => {
@@ -40,8 +43,13 @@ describe('onAttemptStarted', () => {
     ['a later attempt', { batchAttempts: 2, status: 'retrying' }, 'retrying'],
     ['a later attempt after a forbidden URL', { batchAttempts: 1, status: 'error' }, 'retrying'],
     ['a postponed batch', { batchAttempts: 20, status: 'postponed' }, 'postponed'],
+    ['a postponed batch past the limit', { batchAttempts: 25, status: 'postponed' }, 'postponed'],
+    ['a postponed batch whose URL was then forbidden', { batchAttempts: 25, status: 'error' }, 'postponed'],
+    ['the limit reached by a forbidden URL', { batchAttempts: 20, status: 'error' }, 'postponed'],
+    ['one attempt short of the limit', { batchAttempts: 19, status: 'error' }, 'retrying'],
   ])('%s', (_name, patch, status) => {
-    expect(onAttemptStarted({ ...idleStatus(3), ...patch }, 50)).toMatchObject({ status, updatedTime: 50, numWaiting: 3 });
+    const started = onAttemptStarted({ ...idleStatus(3), ...patch }, maxAttempts, 50);
+    expect(started).toMatchObject({ status, updatedTime: 50, numWaiting: 3 });
   });
 });
 
@@ -120,7 +128,7 @@ describe('onAttemptFinished', () => {
     let s: DeliveryStatus = { ...idleStatus(1), batchAttempts: 19, status: 'retrying' };
     s = attempt(s, 1, httpError(500), postpone, 0);
     expect(s).toMatchObject({ status: 'postponed', batchAttempts: 20 });
-    expect(onAttemptStarted(s, 5).status).toBe('postponed');
+    expect(onAttemptStarted(s, maxAttempts, 5).status).toBe('postponed');
     s = attempt(s, 1, httpError(500), postpone, 10);
     expect(s).toMatchObject({ status: 'postponed', batchAttempts: 21, lastEventBatch: { attempts: 21 } });
   });

@@ -23,9 +23,14 @@ export const idleStatus = (numWaiting: number): DeliveryStatus => ({
   batchAttempts: 0,
 });
 
-/** A request for the batch at the head goes out. A postponed batch stays `postponed` while it keeps being retried. */
-export function onAttemptStarted(s: DeliveryStatus, now: number): DeliveryStatus {
-  const status: WebhookStatus = s.batchAttempts === 0 ? 'sending' : s.status === 'postponed' ? 'postponed' : 'retrying';
+/**
+ * A request for the batch at the head goes out. A batch that has had `maxAttempts` (TRIGGER_MAX_ATTEMPTS) failed
+ * attempts is `postponed` while it keeps being retried: counted from its attempts, not its previous status, which
+ * may be `error` (URL no longer allowed) in between.
+ */
+export function onAttemptStarted(s: DeliveryStatus, maxAttempts: number, now: number): DeliveryStatus {
+  const later: WebhookStatus = s.batchAttempts >= maxAttempts ? 'postponed' : 'retrying';
+  const status: WebhookStatus = s.batchAttempts === 0 ? 'sending' : later;
   return { ...s, status, updatedTime: now };
 }
 
