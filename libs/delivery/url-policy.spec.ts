@@ -10,6 +10,12 @@ describe('parseAllowedDomains', () => {
     ['example.com', ['example.com']],
     [' Example.com , ,api.test:8443,', ['example.com', 'api.test:8443']],
     ['*,example.com', ['*', 'example.com']],
+    ['bücher.example', ['xn--bcher-kva.example']],
+    [' BÜCHER.example:8443 ', ['xn--bcher-kva.example:8443']],
+    ['xn--bcher-kva.example', ['xn--bcher-kva.example']],
+    ['[::1]:8080', ['[::1]:8080']],
+    ['xn--zz.example,a b.com,example.com', ['example.com']], // no domains: dropped, never an empty entry
+    ['xn--zz.example', []],
   ])('%p', (value, expected) => {
     expect(parseAllowedDomains(value)).toEqual(expected);
   });
@@ -45,6 +51,20 @@ describe('isUrlAllowed', () => {
     ['https://anything.org/x', ['*', 'example.com'], false],
   ])('%s with %p -> %p', (url, allowed, expected) => {
     expect(isUrlAllowed(url, allowed)).toBe(expected);
+  });
+
+  it.each([
+    ['https://bücher.example/x', 'bücher.example', true],
+    ['https://xn--bcher-kva.example/x', 'bücher.example', true],
+    ['https://shop.bücher.example/x', 'Bücher.Example', true],
+    ['https://bücher.example/x', 'xn--bcher-kva.example', true],
+    ['https://bücher.example:8443/x', 'bücher.example:8443', true],
+    ['https://bücher.example:8443/x', 'bücher.example', false],
+    ['https://bucher.example/x', 'bücher.example', false],
+    ['https://example.com./x', 'xn--zz.example', false], // a rejected entry allows nothing, not every name ending in '.'
+    ['https://example.com/x', 'xn--zz.example', false],
+  ])('%s with ALLOWED_WEBHOOK_DOMAINS=%j -> %p', (url, value, expected) => {
+    expect(isUrlAllowed(url, parseAllowedDomains(value))).toBe(expected);
   });
 });
 

@@ -1,18 +1,29 @@
 import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 
 /** Which webhook URLs may be called (SPEC section 4, "Security of outgoing calls"). Pure. */
 
 /** `*` (every http(s) URL) or the entries of ALLOWED_WEBHOOK_DOMAINS. */
 export type AllowedDomains = '*' | string[];
 
-/** Parses ALLOWED_WEBHOOK_DOMAINS: entries trimmed and lowercased (hosts compare case-insensitively), empty ones dropped. */
+/**
+ * Parses ALLOWED_WEBHOOK_DOMAINS: entries trimmed and written as a URL writes its host (lowercase, punycode), so that
+ * `bücher.example` matches `xn--bcher-kva.example`. Empty entries, and those that are no domain, are dropped.
+ */
 export function parseAllowedDomains(value: string | undefined): AllowedDomains {
   const text = (value ?? '').trim();
   if (text === '*') return '*';
   return text
     .split(',')
-    .map((entry) => entry.trim().toLowerCase())
+    .map((entry) => asciiEntry(entry.trim()))
     .filter((entry) => entry !== '');
+}
+
+/** An entry's name in ASCII, its port (if any) kept; '' when domainToASCII rejects the name, so it matches nothing. */
+function asciiEntry(entry: string): string {
+  const port = /:\d+$/.exec(entry)?.[0] ?? '';
+  const ascii = domainToASCII(entry.slice(0, entry.length - port.length));
+  return ascii === '' ? '' : ascii + port;
 }
 
 /** Allowed when the host (with any non-default port) is an entry or a subdomain of one, over https (http: localhost only). */
