@@ -50,12 +50,13 @@ describe('config API', () => {
   let k: TestKafka;
   let receiver: Receiver;
   let api: RunningApp;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     [db, k, receiver] = await Promise.all([createTestDatabase(), createTestKafka(), startReceiver()]);
     // every request a queue test makes hangs, so its rows stay queued (numWaiting) until cleared
     receiver.reply(() => 'hang');
-    const env = engineEnv(db, k, { ALLOWED_WEBHOOK_DOMAINS: `example.com,localhost:${receiver.port}` });
+    env = engineEnv(db, k, { ALLOWED_WEBHOOK_DOMAINS: `example.com,localhost:${receiver.port}` });
     [api] = await Promise.all([startApp('config-api', env), startApp('matcher', env), startApp('dispatcher', env)]);
   });
 
@@ -963,6 +964,45 @@ describe('config API', () => {
       const res = await call('GET', '/api/openapi.json', undefined, { key: null });
       expect(res.status).toBe(200);
       expect(Object.keys(res.body.paths)).toContain('/api/docs/{docId}/webhooks/queue/{webhookId}');
+    });
+  });
+
+  describe('stopping (a second instance)', () => {
+    it('SIGTERM stops cleanly, with exit code 0', async () => {
+      const other = await startApp('config-api', env);
+      expect(await other.stop()).toBe(0);
+    });
+
+    it('a second signal stops at once a clean stop stuck on a query that never ends', async () => {
+      await seedDoc('stopping');
+      const id = await createWebhook('stopping', { tableId: 'Orders', url: URL_OK, eventTypes: ['add'] });
+      const other = await startApp('config-api', env);
+      const exited = new Promise<number | null>((resolve) => other.process.once('exit', resolve));
+      await db.query('BEGIN');
+      try {
+        // every webhook change takes this lock first: the PATCH below waits on it, and the stop on the PATCH
+        await db.query('SELECT version FROM config_version FOR UPDATE');
+        const patching = fetch(`${other.url}/api/docs/stopping/webhooks/${id}`, {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'stuck' }),
+        }).catch(() => 'no answer');
+        await waitFor('the PATCH to wait on the lock', async () => {
+          const [waiting] = await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return waiting.n > 0;
+        });
+        other.process.kill('SIGTERM');
+        await waitFor('the first signal to be taken', () => other.logs.some((line) => line.includes('"msg":"stopping"')));
+        expect(other.process.exitCode).toBeNull();
+        other.process.kill('SIGTERM');
+        expect(await exited).toBe(1);
+        expect(await patching).toBe('no answer');
+      } finally {
+        await db.query('ROLLBACK');
+        await other.kill();
+      }
     });
   });
 });

@@ -4,12 +4,16 @@ import { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AppName, ConfigError, loadConfig } from '../config';
-import { createLogger, MetricsRegistry } from '../observability';
+import { createLogger, Logger, MetricsRegistry } from '../observability';
 import { AppContext, NestJsonLogger } from './core.module';
+
+/** How long a stop may take before it is forced: past the dispatcher's grace for requests in flight. */
+const SHUTDOWN_DEADLINE_MS = 20_000;
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /**
  * Starts one app: config validated first (a bad value stops it, naming the variable), then the Nest module,
- * HTTP on HOST:PORT, and a clean stop on SIGTERM/SIGINT.
+ * HTTP on HOST:PORT, and a clean stop on SIGTERM/SIGINT (exit code 0).
  */
 export async function runApp(
   app: AppName,
@@ -32,7 +36,8 @@ export async function runApp(
       bodyParser: false,
     });
     configure(nest, ctx);
-    nest.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+    nest.enableShutdownHooks(STOP_SIGNALS, { useProcessExit: true });
+    forceStopWhenStuck(logger);
     await nest.listen(config.port, config.host);
     const { port } = nest.getHttpServer().address() as AddressInfo;
     logger.info('started', { url: `http://${config.host}:${port}` });
@@ -40,4 +45,25 @@ export async function runApp(
     logger.error('could not start', { err });
     process.exit(1);
   }
+}
+
+/**
+ * A stop waiting on a dependency that never answers (a query on a frozen connection) must still end: it is forced
+ * after SHUTDOWN_DEADLINE_MS, or at once on a second signal, which Nest alone would ignore.
+ */
+function forceStopWhenStuck(logger: Logger): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn('stopping now: second signal', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping', { signal });
+    setTimeout(() => {
+      logger.error('stopping now: the clean stop did not finish in time', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 }

@@ -2,6 +2,8 @@ import { Controller, Get, Header, HttpException, Inject } from '@nestjs/common';
 import { MetricsRegistry } from '../observability';
 
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
+/** A dependency that does not answer within this is down: a probe must get an answer, not hang with it. */
+export const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 /** A named dependency check: resolves true when the dependency answers. */
 export interface HealthCheck {
   name: string;
@@ -17,9 +19,7 @@ export class HealthController {
 
   @Get('health')
   async health(): Promise<Record<string, unknown>> {
-    const results = await Promise.all(
-      this.checks.map(async (c) => [c.name, await c.check().catch(() => false)] as const),
-    );
+    const results = await Promise.all(this.checks.map(async (c) => [c.name, await withinTimeout(c.check())] as const));
     const body = { status: results.every(([, ok]) => ok) ? 'ok' : 'unavailable', checks: Object.fromEntries(results) };
     if (body.status !== 'ok') throw new HttpException(body, 503);
     return body;
@@ -29,5 +29,16 @@ export class HealthController {
   @Header('Content-Type', 'text/plain; version=0.0.4')
   metricsText(): string {
     return this.metrics.render();
+  }
+}
+
+/** The check's answer, or false when it fails or takes longer than HEALTH_CHECK_TIMEOUT_MS. */
+async function withinTimeout(check: Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), HEALTH_CHECK_TIMEOUT_MS)));
+  try {
+    return await Promise.race([check.catch(() => false), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
