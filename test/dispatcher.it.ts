@@ -672,4 +672,21 @@ describe('dispatcher: crashes, restarts and several instances', () => {
     again.answer(200);
     await usageWhen(call, docId, id, 'idle', (u) => u.status === 'idle' && u.numWaiting === 0);
   });
+
+  it('on SIGTERM lets the request in flight be answered and recorded, then exits 0: the batch is not sent again', async () => {
+    const id = await createWebhook(call, docId, `${holder.url}/graceful`);
+    const requests = () => holder.requests.filter((r) => r.url === '/graceful');
+    await feed.publish(id, range(1, 5));
+    await waitFor('the request in flight', () => requests().length === 1);
+    const stopping = await leaseHolder(id);
+    const exited = new Promise<number | null>((resolve) => stopping.process.once('exit', resolve));
+    stopping.process.kill('SIGTERM');
+    await waitFor('the stop to wait for the request', () => stopping.logs.some((l) => l.includes('"msg":"finishing requests in flight"')));
+    const [inFlight] = requests();
+    expect(inFlight.closedAt).toBeNull();
+    inFlight.answer(200);
+    expect(await exited).toBe(0);
+    await usageWhen(call, docId, id, 'idle', (u) => u.status === 'idle' && u.numWaiting === 0 && u.lastEventBatch?.status === 'success');
+    expect(requests()).toHaveLength(1);
+  });
 });

@@ -9,6 +9,7 @@ import { WebhookDelivery } from './webhook-delivery';
 interface Loop {
   webhookId: string;
   signal: AbortSignal;
+  finishing: AbortSignal;
   end: (released: boolean) => void;
 }
 
@@ -32,14 +33,14 @@ function scheduler(
     renewLeases: (_owner: string, ids: string[]) => renew(ids),
   };
   const delivery = {
-    deliverQueue: (webhookId: string, _owner: string, signal: AbortSignal) =>
+    deliverQueue: (webhookId: string, _owner: string, signal: AbortSignal, finishing: AbortSignal) =>
       new Promise<boolean>((resolve) => {
         mostRunning = Math.max(mostRunning, ++running);
-        loops.push({ webhookId, signal, end: (r) => (running--, resolve(r)) });
+        loops.push({ webhookId, signal, finishing, end: (r) => (running--, resolve(r)) });
       }),
     generationOf: () => undefined,
   };
-  const logger = { warn: () => undefined, error: () => undefined } as unknown as Logger;
+  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
   const subject = new DeliveryScheduler(
     { repo } as unknown as DeliveryStore,
     delivery as unknown as WebhookDelivery,
@@ -95,6 +96,40 @@ describe('DeliveryScheduler', () => {
     await shutdown;
     expect(s.loops).toEqual([]);
     expect(s.released).toEqual(['w2']);
+  });
+
+  describe('shutting down', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    it('lets the request in flight finish: the loop is told to end after it, not abandoned', async () => {
+      const s = scheduler([['w1']]);
+      s.subject.poke();
+      await waitFor('the loop', () => s.loops.length === 1);
+      const shutdown = s.subject.beforeApplicationShutdown();
+      await settle();
+      const [loop] = s.loops;
+      expect([loop.finishing.aborted, loop.signal.aborted]).toEqual([true, false]);
+      loop.end(true);
+      await shutdown;
+      expect(loop.signal.aborted).toBe(false);
+      expect(s.claimCalls).toHaveLength(1);
+    });
+
+    it('abandons a request still in flight after the grace period', async () => {
+      const s = scheduler([['w1']]);
+      s.subject.poke();
+      await waitFor('the loop', () => s.loops.length === 1);
+      const [loop] = s.loops;
+      loop.signal.addEventListener('abort', () => loop.end(false));
+      const start = Date.now();
+      const shutdown = s.subject.beforeApplicationShutdown();
+      await settle();
+      expect(loop.signal.aborted).toBe(false);
+      jest.spyOn(Date, 'now').mockReturnValue(start + 6000);
+      await shutdown;
+      expect(loop.signal.aborted).toBe(true);
+      expect(s.released).toEqual(['w1']);
+    });
   });
 
   describe('renewing leases', () => {

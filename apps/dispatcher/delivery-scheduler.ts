@@ -17,6 +17,12 @@ const RENEW_EVERY_MS = 1000;
 const WATCH_EVERY_MS = 250;
 /** A loop that failed unexpectedly (database down, a bug) is not resumed before this, so it cannot spin. */
 const COOL_DOWN_MS = 5000;
+/**
+ * On shutdown, requests in flight get this long to be answered and recorded (a batch cut off would be sent again
+ * after the restart), then they are abandoned, and the loops get ABANDON_WAIT_MS more to end.
+ */
+const FINISH_GRACE_MS = 5000;
+const ABANDON_WAIT_MS = 2000;
 
 /**
  * Runs one delivery loop per webhook that has rows waiting, at most DISPATCH_CONCURRENCY at once. A webhook is
@@ -38,6 +44,8 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   /** The last claim filled every free slot: more webhooks may be due, so a loop that ends looks for them. */
   private saturated = false;
   private stopped = false;
+  /** Aborted on shutdown: each loop ends after its attempt in flight instead of starting another. */
+  private readonly finishing = new AbortController();
 
   constructor(
     store: DeliveryStore,
@@ -57,11 +65,21 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.timers.forEach(clearInterval);
-    for (const { controller } of this.active.values()) controller.abort(new Error('dispatcher shutting down'));
+    this.finishing.abort();
     await this.claiming;
-    const deadline = Date.now() + 5000;
+    if (this.active.size > 0) this.logger.info('finishing requests in flight', { count: this.active.size });
+    // leases are still renewed and generations still watched meanwhile, so a clear or a lost lease still abandons
+    if (!(await this.loopsEnded(FINISH_GRACE_MS))) {
+      for (const { controller } of this.active.values()) controller.abort(new Error('dispatcher shutting down'));
+      await this.loopsEnded(ABANDON_WAIT_MS);
+    }
+    this.timers.forEach(clearInterval);
+  }
+
+  private async loopsEnded(withinMs: number): Promise<boolean> {
+    const deadline = Date.now() + withinMs;
     while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.active.size === 0;
   }
 
   /** New rows were queued: look for due webhooks now rather than at the next tick. */
@@ -107,7 +125,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     const controller = new AbortController();
     this.active.set(webhookId, { controller, leaseUntil });
     this.delivery
-      .deliverQueue(webhookId, this.owner, controller.signal)
+      .deliverQueue(webhookId, this.owner, controller.signal, this.finishing.signal)
       .catch((err) => {
         this.coolingDown.set(webhookId, Date.now() + COOL_DOWN_MS);
         this.logger.error('delivery loop failed', { webhookId, err });

@@ -79,10 +79,13 @@ export class WebhookDelivery implements OnApplicationShutdown {
     return this.generations.get(webhookId);
   }
 
-  /** Resolves true when the success that emptied the queue also released its lease. */
-  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Resolves true when the success that emptied the queue also released its lease. `signal` abandons the request in
+   * flight; `finishing` (shutdown) lets it finish and ends the loop before the next one.
+   */
+  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal, finishing: AbortSignal): Promise<boolean> {
     try {
-      while (!signal.aborted) {
+      while (!signal.aborted && !finishing.aborted) {
         // read and prepared in one expression: the head batch's rows are never held in this function's locals,
         // which an async function keeps across its awaits, so they are not held while the request is in flight
         const attempt = this.prepare(await this.repo.loadHead(webhookId, this.config.webhookBatchSize), owner);
