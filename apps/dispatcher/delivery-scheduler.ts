@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository } from '../../libs/db/delivery.repository';
 import { DeliveryStore } from './delivery-store';
-import { Logger } from '../../libs/observability';
+import { Logger, OutageLog } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { WebhookDelivery } from './webhook-delivery';
 
@@ -44,6 +44,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   /** The last claim filled every free slot: more webhooks may be due, so a loop that ends looks for them. */
   private saturated = false;
   private stopped = false;
+  private readonly claims: OutageLog;
   /** Aborted on shutdown: each loop ends after its attempt in flight instead of starting another. */
   private readonly finishing = new AbortController();
 
@@ -54,12 +55,13 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.repo = store.repo;
+    this.claims = new OutageLog(logger, 'claim webhooks');
   }
 
   onApplicationBootstrap(): void {
-    this.every(CLAIM_EVERY_MS, () => this.poke());
-    this.every(RENEW_EVERY_MS, () => this.renewLeases());
-    this.every(WATCH_EVERY_MS, () => this.watchGenerations());
+    this.every(CLAIM_EVERY_MS, 'look for due webhooks', () => this.poke());
+    this.every(RENEW_EVERY_MS, 'renew leases', () => this.renewLeases());
+    this.every(WATCH_EVERY_MS, 'watch for cleared queues', () => this.watchGenerations());
     this.poke();
   }
 
@@ -95,7 +97,7 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   private async claimLoop(): Promise<void> {
     do {
       this.claimAgain = false;
-      await this.claim().catch((err) => this.logger.warn('could not claim webhooks', { err }));
+      await this.claims.run(() => this.claim());
     } while (this.claimAgain && !this.stopped);
   }
 
@@ -179,11 +181,8 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  private every(ms: number, task: () => Promise<unknown> | void): void {
-    this.timers.push(
-      setInterval(() => {
-        Promise.resolve(task()).catch((err) => this.logger.warn('periodic task failed', { err }));
-      }, ms),
-    );
+  private every(ms: number, what: string, task: () => Promise<unknown> | void): void {
+    const outage = new OutageLog(this.logger, what);
+    this.timers.push(setInterval(() => void outage.run(async () => task()), ms));
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { DataSource } from 'typeorm';
 import { WebhookRepository } from '../../libs/db/webhook.repository';
 import { WebhookRule } from '../../libs/domain';
-import { Logger } from '../../libs/observability';
+import { Logger, OutageLog } from '../../libs/observability';
 import { LOGGER } from '../../libs/runtime/core.module';
 
 /** How often the matcher looks for webhook changes: well under the one second the spec allows. */
@@ -34,11 +34,10 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     await this.refresh();
+    const polls = new OutageLog(this.logger, 'refresh webhooks');
     const tick = (): void => {
       this.timer = setTimeout(() => {
-        this.refresh()
-          .catch((err) => this.logger.warn('could not refresh webhooks', { err }))
-          .finally(() => this.timer && tick());
+        void polls.run(() => this.refresh()).finally(() => this.timer && tick());
       }, POLL_MS);
     };
     tick();

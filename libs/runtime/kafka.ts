@@ -1,6 +1,6 @@
 import { Admin, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners, Producer } from 'kafkajs';
 import { EngineConfig } from '../config';
-import { Logger } from '../observability';
+import { Logger, OutageLog } from '../observability';
 
 const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -121,21 +121,17 @@ export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOption
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
   let committing: Promise<void> = Promise.resolve();
-  let failing = false;
+  const commits = new OutageLog(opts.logger, 'commit offsets', { topic: opts.topic });
   const commit = (): Promise<void> =>
     (committing = committing.then(async () => {
       const taken = pending.take();
       if (taken.length === 0) return;
-      try {
-        await consumer.commitOffsets(taken.map((t) => ({ topic: opts.topic, ...t })));
-        if (failing) opts.logger.info('offsets committed again', { topic: opts.topic });
-        failing = false;
-      } catch (err) {
-        pending.restore(taken);
-        // logged once per outage or rebalance, not every second
-        if (!failing) opts.logger.warn('could not commit offsets, retrying every period', { topic: opts.topic, err });
-        failing = true;
-      }
+      await commits.run(() =>
+        consumer.commitOffsets(taken.map((t) => ({ topic: opts.topic, ...t }))).catch((err) => {
+          pending.restore(taken);
+          throw err;
+        }),
+      );
     }));
 
   consumer.on(consumer.events.CRASH, ({ payload }) => {

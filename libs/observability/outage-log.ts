@@ -1,0 +1,28 @@
+import { LogFields, Logger } from './logger';
+
+/**
+ * A task retried on a timer while a dependency is down logs the outage once when it starts and once when it ends,
+ * not on every retry: a minute without Postgres must not write hundreds of stack traces.
+ */
+export class OutageLog {
+  private failing = false;
+
+  constructor(
+    private readonly logger: Logger,
+    /** What fails, as a verb phrase: "claim webhooks". */
+    private readonly task: string,
+    private readonly fields: LogFields = {},
+  ) {}
+
+  /** Runs `work`, logging its first failure and its first success after failures; never throws. */
+  async run(work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+      if (this.failing) this.logger.info(`could ${this.task} again`, this.fields);
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.logger.warn(`could not ${this.task}; retrying, logged again once it works`, { ...this.fields, err });
+      this.failing = true;
+    }
+  }
+}
