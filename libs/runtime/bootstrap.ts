@@ -25,7 +25,9 @@ export async function runApp(
     config = loadConfig(app, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${app}: ${err.message}\n`);
+    // one JSON line like every other, on stderr: the app never started, nothing else of it is logged
+    const stderr = createLogger({ app }, 'error', (line) => process.stderr.write(`${line}\n`));
+    stderr.error('invalid configuration', { problems: err.problems });
     process.exit(1);
   }
   const logger = createLogger({ app }, config.logLevel);

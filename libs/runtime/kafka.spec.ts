@@ -1,5 +1,5 @@
-import { PartitionerArgs, Partitioners } from 'kafkajs';
-import { Outgoing, PendingOffsets, rememberKeyPartitions, slicesOf } from './kafka';
+import { logLevel, PartitionerArgs, Partitioners } from 'kafkajs';
+import { kafkaLogLevel, Outgoing, PendingOffsets, rememberKeyPartitions, slicesOf } from './kafka';
 
 const metadata = (count: number): PartitionerArgs['partitionMetadata'] =>
   Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
@@ -19,6 +19,19 @@ describe('rememberKeyPartitions', () => {
   it('keeps an explicit partition', () => {
     const args = { topic: 'events', partitionMetadata: metadata(8), message: { key: 'webhook-1', value: 'x', partition: 5 } };
     expect(rememberKeyPartitions()(args)).toBe(5);
+  });
+});
+
+describe('kafkaLogLevel', () => {
+  it.each<[string, logLevel, string, string]>([
+    ['a failed request the caller retries', logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', 'warn'],
+    ['a topic another app just created', logLevel.ERROR, 'Response CreateTopics(key: 19, version: 3)', 'warn'],
+    ['a member re-joining', logLevel.ERROR, 'The coordinator is not aware of this member, re-joining the group', 'warn'],
+    ['any other error', logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded', 'error'],
+    ['a warning', logLevel.WARN, 'The group is rebalancing, re-joining', 'warn'],
+    ['an info line', logLevel.INFO, 'Response Metadata', 'info'],
+  ])('%s', (_name, level, message, expected) => {
+    expect(kafkaLogLevel(level, message)).toBe(expected);
   });
 });
 

@@ -1,13 +1,24 @@
 import { Admin, EachBatchPayload, ICustomPartitioner, Kafka, logCreator, logLevel, Message, Partitioners, Producer } from 'kafkajs';
 import { EngineConfig } from '../config';
-import { Logger, OutageLog } from '../observability';
+import { Logger, LogLevel, OutageLog } from '../observability';
 
-const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+const LEVEL: Record<number, LogLevel> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/**
+ * The app's level for a kafkajs log line. kafkajs logs every failed request at error although the caller retries
+ * or reports it (heartbeats answered "rebalancing" in every rebalance, the creation of a topic another app just
+ * created): warnings, as is a member re-joining its group.
+ */
+export function kafkaLogLevel(level: logLevel, message: string): LogLevel {
+  const mapped = LEVEL[level] ?? 'info';
+  const routine = message.startsWith('Response ') || message.startsWith('The coordinator is not aware of this member');
+  return mapped === 'error' && routine ? 'warn' : mapped;
+}
 
 /** kafkajs logs go through the app's JSON logger. */
 const kafkaLogCreator =
@@ -15,7 +26,7 @@ const kafkaLogCreator =
   () =>
   ({ level, label, log }) => {
     const { message, ...fields } = log;
-    logger[LEVEL[level] ?? 'info'](String(message), { kafka: label, ...fields });
+    logger[kafkaLogLevel(level, String(message))](String(message), { kafka: label, ...fields });
   };
 
 export function createKafka(config: EngineConfig, logger: Logger): Kafka {
