@@ -36,6 +36,11 @@ describe('loadConfig', () => {
     ['TOPIC_PARTITIONS', '0x8', 'TOPIC_PARTITIONS must be an integer'],
     ['PORT', '99999999999999999999', 'PORT must be an integer'],
     ['KAFKA_BROKERS', 'nohost', 'KAFKA_BROKERS entries must be host:port'],
+    ['KAFKA_BROKERS', '127.0.0.1:99999', 'KAFKA_BROKERS entries must be host:port with a port from 1 to 65535 (got "127.0.0.1:99999")'],
+    ['KAFKA_BROKERS', 'kafka:65536', 'KAFKA_BROKERS entries must be host:port'],
+    ['KAFKA_BROKERS', 'kafka:0', 'KAFKA_BROKERS entries must be host:port'],
+    ['KAFKA_BROKERS', 'kafka:9092,kafka:123456', 'KAFKA_BROKERS entries must be host:port'],
+    ['KAFKA_BROKERS', 'kafka:', 'KAFKA_BROKERS entries must be host:port'],
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres: or postgresql: URL'],
     ['PROXY_FOR_UNTRUSTED_URLS', 'not a url', 'PROXY_FOR_UNTRUSTED_URLS must be a http: or https: URL'],
     ['ACTIONS_TOPIC', 'bad topic', 'ACTIONS_TOPIC must be a valid Kafka topic name'],
@@ -52,7 +57,8 @@ describe('loadConfig', () => {
     ['WEBHOOK_TIMEOUT_MS', '5000', 'webhookTimeoutMs', 5000],
     ['DISPATCH_CONCURRENCY', '16', 'dispatchConcurrency', 16],
     ['TOPIC_PARTITIONS', '2', 'topicPartitions', 2],
-  ])('reads %s=%j as plain decimal digits', (name, value, key, expected) => {
+    ['KAFKA_BROKERS', 'a:1, b:65535', 'kafkaBrokers', ['a:1', 'b:65535']],
+  ])('reads %s=%j', (name, value, key, expected) => {
     expect(loadConfig('matcher', { [name]: value })).toMatchObject({ [key]: expected });
   });
 

@@ -78,7 +78,11 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
 
   const brokers = text('KAFKA_BROKERS', '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
   for (const broker of brokers) {
-    if (!/^[^\s:]+:\d{1,5}$/.test(broker)) problems.push(`KAFKA_BROKERS entries must be host:port (got "${broker}")`);
+    // An out-of-range port would not fail here but make kafkajs retry for minutes before the app ever listens.
+    const port = Number(/^[^\s:]+:(\d{1,5})$/.exec(broker)?.[1] ?? 0);
+    if (port < 1 || port > 65535) {
+      problems.push(`KAFKA_BROKERS entries must be host:port with a port from 1 to 65535 (got "${broker}")`);
+    }
   }
   const databaseUrl = url('DATABASE_URL', text('DATABASE_URL', DEFAULT_DATABASE_URL), ['postgres:', 'postgresql:']) ?? '';
   // An empty variable must not hide its aliases; `direct` means no proxy, as in Grist's ProxyAgent.
