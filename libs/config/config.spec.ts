@@ -44,6 +44,10 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x', 'DATABASE_URL must be a postgres: or postgresql: URL'],
     ['PROXY_FOR_UNTRUSTED_URLS', 'not a url', 'PROXY_FOR_UNTRUSTED_URLS must be a http: or https: URL'],
     ['ACTIONS_TOPIC', 'bad topic', 'ACTIONS_TOPIC must be a valid Kafka topic name'],
+    ['ALLOWED_WEBHOOK_DOMAINS', '*.example.com', 'ALLOWED_WEBHOOK_DOMAINS entries must be domain names, optionally with :port (got "*.example.com"; write e.g. "example.com", which also allows its subdomains'],
+    ['ALLOWED_WEBHOOK_DOMAINS', 'https://hooks.example.com', '(got "https://hooks.example.com"'],
+    ['ALLOWED_WEBHOOK_DOMAINS', 'example.com, example.com/path', 'ALLOWED_WEBHOOK_DOMAINS entries must be domain names, optionally with :port (got "example.com/path"'],
+    ['ALLOWED_WEBHOOK_DOMAINS', '*,example.com', 'ALLOWED_WEBHOOK_DOMAINS entries must be domain names, optionally with :port (got "*"'],
   ])('rejects %s=%j, naming it', (name, value, message) => {
     expect(() => loadConfig('matcher', { [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig('matcher', { [name]: value })).toThrow(message);
@@ -61,6 +65,13 @@ describe('loadConfig', () => {
   ])('reads %s=%j', (name, value, key, expected) => {
     expect(loadConfig('matcher', { [name]: value })).toMatchObject({ [key]: expected });
   });
+
+  it.each(['', ' ', '*', ' * ', 'example.com, api.test:8443', 'bücher.example', '[::1]:8080, localhost'])(
+    'accepts ALLOWED_WEBHOOK_DOMAINS=%j, keeping it as written',
+    (value) => {
+      expect(loadConfig('config-api', { ALLOWED_WEBHOOK_DOMAINS: value }).allowedWebhookDomains).toBe(value);
+    },
+  );
 
   it('reports every bad variable at once and never echoes the database URL', () => {
     try {

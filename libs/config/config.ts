@@ -1,3 +1,5 @@
+import { invalidAllowedDomainEntries } from '../delivery/url-policy';
+
 /**
  * The engine's configuration (SPEC section 8), read once at start-up from the environment by one pure function.
  * `process.env` is read nowhere else. Every bad variable is reported by name; secrets are never echoed.
@@ -95,6 +97,13 @@ export function loadConfig(app: AppName, env: Env): EngineConfig {
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) problems.push(`${name} must be a valid Kafka topic name`);
     return value;
   };
+  // Dropped silently, a bad entry would leave the app running and refusing every URL with 403.
+  for (const entry of invalidAllowedDomainEntries(env.ALLOWED_WEBHOOK_DOMAINS)) {
+    problems.push(
+      `ALLOWED_WEBHOOK_DOMAINS entries must be domain names, optionally with :port (got "${entry}"; ` +
+        'write e.g. "example.com", which also allows its subdomains, or the whole value "*")',
+    );
+  }
   const logLevel = text('LOG_LEVEL', 'info');
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push('LOG_LEVEL must be debug, info, warn or error');
 

@@ -1,4 +1,11 @@
-import { AllowedDomains, isHostNamedExplicitly, isPublicAddress, isUrlAllowed, parseAllowedDomains } from './url-policy';
+import {
+  AllowedDomains,
+  invalidAllowedDomainEntries,
+  isHostNamedExplicitly,
+  isPublicAddress,
+  isUrlAllowed,
+  parseAllowedDomains,
+} from './url-policy';
 
 describe('parseAllowedDomains', () => {
   it.each<[string | undefined, AllowedDomains]>([
@@ -9,15 +16,45 @@ describe('parseAllowedDomains', () => {
     [' * ', '*'],
     ['example.com', ['example.com']],
     [' Example.com , ,api.test:8443,', ['example.com', 'api.test:8443']],
-    ['*,example.com', ['*', 'example.com']],
+    ['*,example.com', ['example.com']],
     ['bücher.example', ['xn--bcher-kva.example']],
     [' BÜCHER.example:8443 ', ['xn--bcher-kva.example:8443']],
     ['xn--bcher-kva.example', ['xn--bcher-kva.example']],
     ['[::1]:8080', ['[::1]:8080']],
+    ['[0:0::1]', ['[::1]']],
+    ['my_hooks:8080', ['my_hooks:8080']],
+    ['例え.テスト', ['xn--r8jz45g.xn--zckzah']],
     ['xn--zz.example,a b.com,example.com', ['example.com']], // no domains: dropped, never an empty entry
     ['xn--zz.example', []],
+    ['example.com/path', []], // never cut to example.com
+    ['*.example.com', []],
   ])('%p', (value, expected) => {
     expect(parseAllowedDomains(value)).toEqual(expected);
+  });
+});
+
+describe('invalidAllowedDomainEntries', () => {
+  it.each<[string | undefined, string[]]>([
+    [undefined, []],
+    ['', []],
+    [' , ,', []],
+    ['*', []],
+    [' * ', []],
+    ['example.com, api.test:8443, localhost', []],
+    ['bücher.example, BÜCHER.example:8443, ＥＸＡＭＰＬＥ.com', []],
+    ['[::1]:8080, 127.0.0.1:9000, my_hooks', []],
+    ['*.example.com', ['*.example.com']],
+    ['＊.example.com', ['＊.example.com']], // fullwidth asterisk, mapped to `*` by IDNA
+    ['*,example.com', ['*']], // `*` allows everything only as the whole value
+    ['https://hooks.example.com', ['https://hooks.example.com']],
+    ['example.com/path', ['example.com/path']],
+    ['example.com:99999, example.com:0, example.com:', ['example.com:99999', 'example.com:0', 'example.com:']],
+    ['user@example.com, a%2eb.com, a b.com', ['user@example.com', 'a%2eb.com', 'a b.com']],
+    ['example..com, .example.com, example.com.', ['example..com', '.example.com', 'example.com.']],
+    ['[::1, [x]:80, xn--zz.example', ['[::1', '[x]:80', 'xn--zz.example']],
+    [' example.com , *.example.com ', ['*.example.com']],
+  ])('%p -> %p', (value, expected) => {
+    expect(invalidAllowedDomainEntries(value)).toEqual(expected);
   });
 });
 

@@ -8,22 +8,44 @@ export type AllowedDomains = '*' | string[];
 
 /**
  * Parses ALLOWED_WEBHOOK_DOMAINS: entries trimmed and written as a URL writes its host (lowercase, punycode), so that
- * `bücher.example` matches `xn--bcher-kva.example`. Empty entries, and those that are no domain, are dropped.
+ * `bücher.example` matches `xn--bcher-kva.example`. Empty entries, and those that are no domain, are dropped; config
+ * refuses the latter at start-up (invalidAllowedDomainEntries), so only empty ones are dropped in a running app.
  */
 export function parseAllowedDomains(value: string | undefined): AllowedDomains {
   const text = (value ?? '').trim();
   if (text === '*') return '*';
-  return text
-    .split(',')
-    .map((entry) => asciiEntry(entry.trim()))
+  return entries(text)
+    .map(asciiEntry)
     .filter((entry) => entry !== '');
 }
 
-/** An entry's name in ASCII, its port (if any) kept; '' when domainToASCII rejects the name, so it matches nothing. */
+/** The non-empty entries of ALLOWED_WEBHOOK_DOMAINS that are no domain (`*.example.com`, a URL, a path, ...). */
+export function invalidAllowedDomainEntries(value: string | undefined): string[] {
+  const text = (value ?? '').trim();
+  if (text === '*') return [];
+  return entries(text).filter((entry) => entry !== '' && asciiEntry(entry) === '');
+}
+
+function entries(text: string): string[] {
+  return text.split(',').map((entry) => entry.trim());
+}
+
+/** ASCII in a name before IDNA mapping: letters, digits, `.`, `-` and `_` only; other code points are Unicode. */
+const NAME_CHARACTERS = /^(?:[A-Za-z0-9._-]|[^\x00-\x7f])+$/;
+/** After IDNA mapping: dot-separated labels, none empty, no wildcard (a domain already allows its subdomains). */
+const ASCII_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+
+/**
+ * The entry as a URL writes its host, its port (if any) kept; '' when it is no `name[:port]` or `[IPv6][:port]`.
+ * Both checks are needed: domainToASCII cuts `example.com/path` to `example.com` and decodes `%2e`, yet keeps `*`.
+ */
 function asciiEntry(entry: string): string {
-  const port = /:\d+$/.exec(entry)?.[0] ?? '';
-  const ascii = domainToASCII(entry.slice(0, entry.length - port.length));
-  return ascii === '' ? '' : ascii + port;
+  const port = /:(\d{1,5})$/.exec(entry);
+  if (port && (Number(port[1]) < 1 || Number(port[1]) > 65535)) return '';
+  const name = port ? entry.slice(0, port.index) : entry;
+  const ipv6 = /^\[.*\]$/.test(name);
+  const ascii = ipv6 || NAME_CHARACTERS.test(name) ? domainToASCII(name) : '';
+  return ascii !== '' && (ipv6 || ASCII_NAME.test(ascii)) ? ascii + (port?.[0] ?? '') : '';
 }
 
 /** Allowed when the host (with any non-default port) is an entry or a subdomain of one, over https (http: localhost only). */
