@@ -15,6 +15,7 @@ import {
   createTestKafka,
   engineEnv,
   HoldingReceiver,
+  logEntries,
   readTopic,
   ReceivedRequest,
   Receiver,
@@ -368,13 +369,15 @@ describe('dispatcher: isolation and queue control', () => {
   let route: ReturnType<typeof router>;
   let call: Call;
   let feed: ReturnType<typeof eventFeeder>;
+  let dispatcher: RunningApp;
 
   beforeAll(async () => {
     [db, k, receiver, holder] = await Promise.all([createTestDatabase(), createTestKafka(), startReceiver(), startHoldingReceiver()]);
     route = router(receiver);
     feed = eventFeeder(k, docId);
     const env = engineEnv(db, k, { ALLOWED_WEBHOOK_DOMAINS: `localhost:${receiver.port},localhost:${holder.port}`, TRIGGER_WAIT_DELAY: '50' });
-    const [api] = await Promise.all([startApp('config-api', env), startApp('matcher', env), startApp('dispatcher', env)]);
+    const [api, , started] = await Promise.all([startApp('config-api', env), startApp('matcher', env), startApp('dispatcher', env)]);
+    dispatcher = started;
     call = apiClient(() => api.url);
     await Promise.all([addTable(k, docId), addTable(k, 'elsewhere')]);
   });
@@ -438,6 +441,14 @@ describe('dispatcher: isolation and queue control', () => {
     expect(ids(route.rows('/unstorable'))).toEqual([3]);
     const dead = await readTopic(k.kafka, `${k.eventsTopic}.dlq`, 2);
     expect(dead.map((d) => JSON.parse(d.value!).eventId)).toEqual([nul.eventId, longId.eventId]);
+    // one warn line per message, with its ids
+    const logged = () => logEntries(dispatcher, 'payload event dead-lettered').filter((e) => e.key === w);
+    await waitFor('the dead-letter log lines', () => logged().length === 2);
+    expect(logged()).toEqual([
+      expect.objectContaining({ level: 'warn', partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/), reason: 'not a payload event (v1)' }),
+      expect.objectContaining({ level: 'warn', partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/), reason: 'not a payload event (v1)' }),
+    ]);
+    expect(logged()[1].offset).not.toBe(logged()[0].offset);
   });
 
   it('DELETE of one queue abandons its in-flight request and resets only its usage', async () => {
@@ -530,8 +541,8 @@ describe('dispatcher: crashes, restarts and several instances', () => {
     route = router(receiver);
     feed = eventFeeder(k, docId);
     env = engineEnv(db, k, { ALLOWED_WEBHOOK_DOMAINS: `localhost:${receiver.port},localhost:${holder.port}`, TRIGGER_WAIT_DELAY: '50' });
-    let api: RunningApp;
-    [api, , dispatcher] = await Promise.all([startApp('config-api', env), startApp('matcher', env), startApp('dispatcher', env)]);
+    const [api, , started] = await Promise.all([startApp('config-api', env), startApp('matcher', env), startApp('dispatcher', env)]);
+    dispatcher = started;
     call = apiClient(() => api.url);
     await addTable(k, docId);
   });

@@ -11,6 +11,7 @@ import {
   createTestDatabase,
   createTestKafka,
   engineEnv,
+  logEntries,
   readMetric,
   RunningApp,
   startApp,
@@ -399,6 +400,7 @@ describe('matcher', () => {
         reason: /nests arrays or objects/,
       },
       ...Array.from({ length: 150 }, (_, i) => ({ key: `junk-${i % 7}`, value: `garbage ${i}`, reason: /invalid JSON/ })),
+      { key: `${doc}-${'k'.repeat(1000)}`, value: 'garbage with a long key', reason: /invalid JSON/ },
     ];
     await rig.k.producer.send({ topic: rig.k.actionsTopic, acks: -1, messages: bad.map(({ key, value }) => ({ key, value })) });
     // a good bundle after the bad ones, with the actionNum the bad ones carried
@@ -416,6 +418,13 @@ describe('matcher', () => {
       expect(found[0].headers['dlq-reason']).toMatch(b.reason);
     }
     await waitFor('the dead-letter metric', async () => (await readMetric(rig.matcher, 'matcher_bundles_dead_lettered_total')) === deadBefore + bad.length);
+    // one warn line per message, with its ids; the key cut to 200 characters
+    const mine = (key: unknown) => key === null || (typeof key === 'string' && (key.startsWith(doc) || key.startsWith('junk-')));
+    const logged = () => logEntries(rig.matcher, 'bundle dead-lettered').filter((e) => mine(e.key));
+    await waitFor('the dead-letter log lines', () => logged().length >= bad.length);
+    expect(logged().map((e) => e.key).sort()).toEqual(bad.map((b) => b.key?.slice(0, 200) ?? null).sort());
+    expect(new Set(logged().map((e) => `${e.partition}:${e.offset}`)).size).toBe(bad.length);
+    for (const e of logged()) expect(e).toMatchObject({ level: 'warn', partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/), reason: expect.any(String) });
   });
 
   it('honours webhook changes without a restart, firing only for bundles appended after creation or re-enabling', async () => {

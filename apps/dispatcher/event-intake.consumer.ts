@@ -1,14 +1,17 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { EachBatchPayload, Kafka, Partitioners, Producer } from 'kafkajs';
+import { EachBatchPayload, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository, ReceivedEvent, receivedEvent } from '../../libs/db/delivery.repository';
 import { parsePayloadEvent } from '../../libs/delivery';
-import { Logger } from '../../libs/observability';
+import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { BatchConsumer, startBatchConsumer } from '../../libs/runtime/kafka';
 import { DeliveryScheduler } from './delivery-scheduler';
 import { DispatcherMetrics } from './dispatcher.metrics';
+
+/** The dead-letter reason of a message that is no payload event this version reads. */
+const UNREADABLE = 'not a payload event (v1)';
 
 /**
  * The only consumer of the webhook-events topic: stores each batch of payload events in the webhooks' queues,
@@ -53,18 +56,22 @@ export class EventIntakeConsumer implements OnApplicationBootstrap, BeforeApplic
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const events: ReceivedEvent[] = [];
-    const unreadable = [];
+    const unreadable: KafkaMessage[] = [];
     for (const message of batch.messages) {
       // decoded once: parsed here, and sent as it is to Postgres
       const json = message.value?.toString('utf8') ?? null;
       const event = parsePayloadEvent(json);
       if (event) events.push(receivedEvent(event, json!));
-      else unreadable.push({ key: message.key, value: message.value, headers: { 'dlq-reason': 'not a payload event (v1)' } });
+      else unreadable.push(message);
     }
     if (unreadable.length > 0) {
-      await this.producer.send({ topic: `${this.config.eventsTopic}.dlq`, messages: unreadable, acks: -1 });
+      const dead = unreadable.map(({ key, value }) => ({ key, value, headers: { 'dlq-reason': UNREADABLE } }));
+      await this.producer.send({ topic: `${this.config.eventsTopic}.dlq`, messages: dead, acks: -1 });
       this.metrics.eventsDeadLettered.inc({}, unreadable.length);
-      this.logger.warn('payload events dead-lettered', { partition: batch.partition, count: unreadable.length });
+      // one line per message, logged once it is on the dead-letter topic: its ids are what an operator looks for
+      for (const { offset, key } of unreadable) {
+        this.logger.warn('payload event dead-lettered', { partition: batch.partition, offset, key: keyForLog(key), reason: UNREADABLE });
+      }
     }
     const stored = await this.queues.storeEvents(events);
     const storedAt = Date.now();

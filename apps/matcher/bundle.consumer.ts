@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { payloadEventEncoder, splitPayloadEvent } from '../../libs/matching';
-import { Logger } from '../../libs/observability';
+import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { BatchConsumer, createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
@@ -100,12 +100,15 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         }
       }
       for (const { message, reason } of matched.deadLetters) {
-        logger.warn('bundle dead-lettered', { offset: message.offset, partition, reason });
         const dead = { key: message.key, value: message.value, headers: { 'dlq-reason': reason } };
         yield { topic: `${actionsTopic}.dlq`, message: dead, bytes: message.value?.length ?? 0 };
       }
     }
     await sendInSlices(this.producer, outgoing());
+    // logged once each is on the dead-letter topic; the key is the docId the publisher meant
+    for (const { message, reason } of matched.deadLetters) {
+      this.logger.warn('bundle dead-lettered', { partition, offset: message.offset, key: keyForLog(message.key), reason });
+    }
     await this.docs.save(matched.docChanges);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);

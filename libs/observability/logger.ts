@@ -33,3 +33,11 @@ export function createLogger(
     child: (more) => createLogger({ ...bindings, ...more }, level, sink),
   };
 }
+
+/** Longest Kafka message key a log line carries: a key is the publisher's to choose, and may be huge. */
+const KEY_CHARS = 200;
+
+/** A Kafka message key as a log field: its UTF-8 text, cut to KEY_CHARS characters; null when it has none. */
+export function keyForLog(key: Buffer | null | undefined): string | null {
+  return key ? key.toString('utf8').slice(0, KEY_CHARS) : null;
+}

@@ -214,6 +214,14 @@ export async function startApp(name: AppName, env: Record<string, string>): Prom
   return app;
 }
 
+/** The app's JSON log lines whose msg is `msg`, parsed. */
+export function logEntries(app: RunningApp, msg: string): Array<Record<string, unknown>> {
+  return app.logs
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => entry.msg === msg);
+}
+
 /** Stops every app a test started and left running. */
 export async function stopAllApps(): Promise<void> {
   await Promise.all([...running].map((app) => app.stop()));
