@@ -291,6 +291,16 @@ describe('applyBundle: which rows fire (SPEC section 3)', () => {
       ['remove 2'],
     ],
     ['removed unseen row', { types: ['remove'] }, [['RemoveRecord', 'Orders', 50]], ['remove 50']],
+    [
+      'an unseen row removed, added again, removed again, ready column',
+      { ready: 'Ready', types: ['remove'] },
+      [
+        ['RemoveRecord', 'Orders', 50],
+        ['AddRecord', 'Orders', 50, { Ready: false }],
+        ['RemoveRecord', 'Orders', 50],
+      ],
+      ['remove 50'],
+    ],
   ])('%s', (_name, spec, actions, expected) => {
     expect(fired(run(orders, actions, [hook(orders, spec)]).outcome)).toEqual(expected);
   });

@@ -184,8 +184,9 @@ function buildPayload(row: FinalRow, table: TableDef, type: EventType): PayloadR
 }
 
 /** Ready before the bundle: a row the engine never saw is judged ready (SPEC section 2). */
+/** Ready before the bundle: as stored, or, for a row the engine never saw, judged ready (SPEC section 2). */
 function wasReady(touched: TouchedRow, ready: ColumnDef): boolean {
-  return touched.origin === 'unseen' || (touched.before !== undefined && cellOf(touched.before, ready) === true);
+  return touched.before === undefined ? touched.existedBefore : cellOf(touched.before, ready) === true;
 }
 
 function changedColumns(touched: TouchedRow, table: TableDef, values: StoredRow): ColumnDef[] {
