@@ -70,4 +70,43 @@ describe('webhook changes and the matcher poll', () => {
     expect(await enabling).toBe(true);
     expect(stampedAt).toBeGreaterThanOrEqual(committedAt);
   });
+
+  it('a poll does not wait while a disable empties the queue: the version is locked only after', async () => {
+    const webhook = newWebhook();
+    await repo.insert([webhook]);
+    const before = await repo.configVersion();
+    await database.db.query('BEGIN');
+    let disabling: Promise<boolean> = Promise.resolve(false);
+    try {
+      // the dispatcher recording an attempt holds this row, so the purge waits
+      await database.db.query('SELECT 1 FROM webhook_delivery WHERE webhook_id = $1 FOR UPDATE', [webhook.id]);
+      disabling = repo.update('doc', webhook.id, (current) => ({ next: { ...current, enabled: false }, emptyQueue: true }));
+      await waitFor('the disable to wait on the queue', async () => (await waitingOnLocks()) > 0);
+      expect(await repo.configVersion()).toBe(before);
+    } finally {
+      await database.db.query('COMMIT');
+    }
+    expect(await disabling).toBe(true);
+    expect(await repo.configVersion()).toBe(before + 1);
+  });
+
+  it('a PATCH of a webhook that is gone changes no version', async () => {
+    const before = await repo.configVersion();
+    expect(await repo.update('doc', randomUUID(), (current) => ({ next: current, emptyQueue: false }))).toBe(false);
+    expect(await repo.delete('doc', randomUUID())).toBe(false);
+    expect(await repo.configVersion()).toBe(before);
+  });
+
+  it.each<[string, Partial<NewWebhook>, number]>([
+    ['a new URL makes a batch waiting for its retry due at once', { url: 'https://example.com/fixed' }, 0],
+    ['a new authorization too', { authorization: 'Bearer fixed' }, 0],
+    ['a new name does not', { name: 'renamed' }, 86_400_000],
+  ])('%s', async (_name, change, nextAttemptAt) => {
+    const webhook = newWebhook();
+    await repo.insert([webhook]);
+    await database.db.query('UPDATE webhook_delivery SET num_waiting = 3, next_attempt_at = 86400000 WHERE webhook_id = $1', [webhook.id]);
+    expect(await repo.update('doc', webhook.id, (current) => ({ next: { ...current, ...change }, emptyQueue: false }))).toBe(true);
+    const [row] = await database.db.query<{ next_attempt_at: string }>('SELECT next_attempt_at FROM webhook_delivery WHERE webhook_id = $1', [webhook.id]);
+    expect(Number(row.next_attempt_at)).toBe(nextAttemptAt);
+  });
 });

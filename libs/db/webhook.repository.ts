@@ -46,8 +46,9 @@ const values = (w: StoredWebhook): unknown[] => [
 ];
 
 /**
- * Webhook configuration. Every change bumps `config_version` first in its transaction: matchers see the change, and
- * the row lock it holds until commit orders it against their polls (configVersion).
+ * Webhook configuration. Every change bumps `config_version` in its transaction: matchers see the change, and the
+ * row lock it holds until commit orders it against their polls (configVersion). It is the last lock a change takes
+ * before writing (the first of a creation, which touches no existing row), so polls wait on no purge of a queue.
  */
 export class WebhookRepository {
   private readonly sql: Sql;
@@ -102,9 +103,9 @@ export class WebhookRepository {
 
   /**
    * Changes a webhook under its row lock, so concurrent PATCHes apply one after the other instead of the last
-   * overwriting the first. `change` (pure; it may throw to refuse) gets the webhook as committed and the time
-   * (read under the config_version lock, for a re-enabled webhook's activeSince), and returns the next webhook, with
-   * `emptyQueue` to also drop its queued rows and reset its usage (disable). False when the webhook is gone.
+   * overwriting the first. `change` (pure; it may throw to refuse) gets the webhook as committed and the time, and
+   * returns the next webhook, with `emptyQueue` to also drop its queued rows and reset its usage (disable). A new
+   * URL or authorization makes a batch waiting for its retry due at once. False when the webhook is gone.
    */
   async update(
     docId: string,
@@ -112,10 +113,18 @@ export class WebhookRepository {
     change: (current: StoredWebhook, now: number) => { next: StoredWebhook; emptyQueue: boolean },
   ): Promise<boolean> {
     return this.sql.transaction(async (m) => {
-      await bumpVersion(m);
       const rows: WebhookRow[] = await m.rows(`SELECT ${COLUMNS} FROM webhooks WHERE doc_id = $1 AND id = $2 FOR UPDATE`, [docId, id]);
       if (rows.length === 0) return false;
-      const { next, emptyQueue } = change(toWebhook(rows[0]), Date.now());
+      const current = toWebhook(rows[0]);
+      // What happens to the queue does not depend on the time, so it is done before the config_version lock.
+      const planned = change(current, Date.now());
+      if (planned.emptyQueue) await clearQueues(m, [id]);
+      else if (planned.next.url !== current.url || planned.next.authorization !== current.authorization) {
+        await m.rows('UPDATE webhook_delivery SET next_attempt_at = 0 WHERE webhook_id = $1 AND num_waiting > 0', [id]);
+      }
+      await bumpVersion(m);
+      // read under the lock: a re-enabled webhook's activeSince
+      const { next } = change(current, Date.now());
       await m.rows(
         `UPDATE webhooks SET doc_id = $2, table_ref = $3, url = $4, event_types = $5, name = $6, memo = $7,
            ready_col_ref = $8, watched_col_refs = $9, enabled = $10, "authorization" = $11, unsubscribe_key = $12,
@@ -123,15 +132,14 @@ export class WebhookRepository {
          WHERE id = $1`,
         values(next),
       );
-      if (emptyQueue) await clearQueues(m, [next.id]);
       return true;
     });
   }
 
   async delete(docId: string, id: string): Promise<boolean> {
     return this.sql.transaction(async (m) => {
-      await bumpVersion(m);
       const deleted = await m.rows('DELETE FROM webhooks WHERE doc_id = $1 AND id = $2 RETURNING id', [docId, id]);
+      if (deleted.length > 0) await bumpVersion(m);
       return deleted.length > 0;
     });
   }
