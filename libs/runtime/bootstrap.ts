@@ -9,6 +9,11 @@ import { AppContext, NestJsonLogger } from './core.module';
 
 /** How long a stop may take before it is forced: past the dispatcher's grace for requests in flight. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
+/**
+ * A second signal this soon after the first is the same stop: Ctrl-C reaches every process of the terminal's group
+ * while a supervisor (npm start) sends its own SIGTERM, and forcing then would cut off requests in flight.
+ */
+const SAME_STOP_MS = 2_000;
 const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /**
@@ -51,16 +56,17 @@ export async function runApp(
 
 /**
  * A stop waiting on a dependency that never answers (a query on a frozen connection) must still end: it is forced
- * after SHUTDOWN_DEADLINE_MS, or at once on a second signal, which Nest alone would ignore.
+ * after SHUTDOWN_DEADLINE_MS, or at once on a later signal, which Nest alone would ignore.
  */
 function forceStopWhenStuck(logger: Logger): void {
-  let stopping = false;
+  let firstAt: number | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (firstAt !== null) {
+      if (Date.now() - firstAt < SAME_STOP_MS) return;
       logger.warn('stopping now: second signal', { signal });
       process.exit(1);
     }
-    stopping = true;
+    firstAt = Date.now();
     logger.info('stopping', { signal });
     setTimeout(() => {
       logger.error('stopping now: the clean stop did not finish in time', { deadlineMs: SHUTDOWN_DEADLINE_MS });
