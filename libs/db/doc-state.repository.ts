@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { Sql } from './sql';
+import { Queryable, Sql } from './sql';
 import { DocSchema } from '../domain';
 
 /** Row values keyed by column ref. */
@@ -82,9 +82,10 @@ export class DocStateRepository {
   }
 
   /**
-   * Applies every document's changes in one statement (one round trip), but only to documents still at the actionNum
-   * their batch started from: a partition that moved to another instance mid-batch must not have its newer state
-   * overwritten. Such documents are left as they are and named in the error thrown, so the batch is read again.
+   * Applies every document's changes, but only to documents still at the actionNum their batch started from: a
+   * partition that moved to another instance mid-batch must not have its newer state overwritten. Such documents are
+   * left as they are and named in the error thrown, so the batch is read again. One statement (one round trip),
+   * after a delete of the cleared tables' rows when there are any, in the same transaction.
    */
   async save(changes: DocChanges[]): Promise<void> {
     if (changes.length === 0) return;
@@ -98,11 +99,49 @@ export class DocStateRepository {
         else (deletes.doc.push(c.docId), deletes.table.push(tableRef), deletes.row.push(rowId));
       }
     }
-    // The statements of one WITH see the same snapshot and must not change the same row twice: a cleared table
-    // keeps the rows written again after the clear, and the upsert overwrites them. unnest arrays keep the
-    // statement at a fixed number of bind parameters whatever the number of rows; the upserts go as one JSON
-    // document, which pg sends as it is (a jsonb[] array would be escaped element by element).
-    const saved: Array<{ doc_id: string }> = await this.sql.rows(
+    const write = async (q: Queryable): Promise<Array<{ doc_id: string }>> => {
+      if (cleared.doc.length > 0) await clearTables(q, changes, cleared);
+      return saveRows(q, changes, deletes, upserts);
+    };
+    const saved = cleared.doc.length > 0 ? await this.sql.transaction(write) : await write(this.sql);
+    if (saved.length !== changes.length) {
+      const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
+      throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
+    }
+  }
+}
+
+/**
+ * Deletes every stored row of the cleared tables, of the documents still at their batch's starting actionNum, whose
+ * rows are then locked until the save commits. A statement of its own: in one WITH with the upserts, keeping the
+ * rows written again took an anti-join Postgres planned as a nested loop, quadratic in the table's rows (30 s for a
+ * ReplaceTableData of 20,000 rows over as many).
+ */
+async function clearTables(q: Queryable, changes: DocChanges[], cleared: { doc: string[]; table: string[] }): Promise<void> {
+  await q.rows(
+    `WITH current AS (
+       SELECT d.doc_id FROM docs d JOIN unnest($1::text[], $2::bigint[]) AS x(doc, prev)
+           ON d.doc_id = x.doc AND d.last_action_num = x.prev
+        ORDER BY d.doc_id FOR UPDATE OF d)
+     DELETE FROM doc_rows r USING unnest($3::text[], $4::text[]) AS c(doc, tab)
+      WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND c.doc IN (SELECT doc_id FROM current)`,
+    [changes.map((c) => c.docId), changes.map((c) => c.previousActionNum), cleared.doc, cleared.table],
+  );
+}
+
+/**
+ * The conditional update of each document's actionNum and schema, and of its rows, in one statement. Its parts see
+ * the same snapshot and must not change the same row twice. unnest arrays keep the statement at a fixed number of
+ * bind parameters whatever the number of rows; the upserts go as one JSON document, which pg sends as it is (a
+ * jsonb[] array would be escaped element by element).
+ */
+function saveRows(
+  q: Queryable,
+  changes: DocChanges[],
+  deletes: { doc: string[]; table: string[]; row: number[] },
+  upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }>,
+): Promise<Array<{ doc_id: string }>> {
+  return q.rows(
       `WITH saved AS (
          INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
            SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
@@ -111,14 +150,10 @@ export class DocStateRepository {
            WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
          RETURNING doc_id),
        upsert AS (
-         SELECT * FROM json_to_recordset($10::json) AS u(doc text, tab text, row_id int, fields json)
+         SELECT * FROM json_to_recordset($8::json) AS u(doc text, tab text, row_id int, fields json)
           WHERE u.doc IN (SELECT doc_id FROM saved)),
-       cleared AS (
-         DELETE FROM doc_rows r USING unnest($5::text[], $6::text[]) AS c(doc, tab)
-          WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND c.doc IN (SELECT doc_id FROM saved)
-            AND NOT EXISTS (SELECT 1 FROM upsert u WHERE u.doc = r.doc_id AND u.tab = r.table_ref AND u.row_id = r.row_id)),
        deleted AS (
-         DELETE FROM doc_rows r USING unnest($7::text[], $8::text[], $9::int[]) AS c(doc, tab, row_id)
+         DELETE FROM doc_rows r USING unnest($5::text[], $6::text[], $7::int[]) AS c(doc, tab, row_id)
           WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND r.row_id = c.row_id AND c.doc IN (SELECT doc_id FROM saved)),
        upserted AS (
          INSERT INTO doc_rows (doc_id, table_ref, row_id, fields) SELECT doc, tab, row_id, fields FROM upsert
@@ -129,17 +164,10 @@ export class DocStateRepository {
         changes.map((c) => c.lastActionNum),
         changes.map((c) => JSON.stringify(c.schema)),
         changes.map((c) => c.previousActionNum),
-        cleared.doc,
-        cleared.table,
         deletes.doc,
         deletes.table,
         deletes.row,
         JSON.stringify(upserts),
       ],
     );
-    if (saved.length !== changes.length) {
-      const moved = changes.filter((c) => !saved.some((r) => r.doc_id === c.docId)).map((c) => c.docId);
-      throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
-    }
-  }
 }
