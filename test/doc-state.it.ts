@@ -52,10 +52,13 @@ describe('DocStateRepository.save', () => {
       changes('d1', 0, 1, [['t1', 1, { v: 11 }], ['t1', 2, { v: 12 }], ['t2', 1, { v: 21 }], ['t2', 2, { v: 22 }]]),
       changes('d2', 0, 1, [['t1', 1, { v: 'x' }], ['t1', 2, { v: 'y' }]]),
     ]);
-    const loaded = await repo.loadRows(new Map([
-      ['d1', new Map<string, number[] | 'all'>([['t1', 'all'], ['t2', [2, 3]]])],
-      ['d2', new Map<string, number[] | 'all'>([['t1', [1]]])],
-    ]));
+    const loaded = await repo.loadRows(
+      new Map([
+        ['d1', new Map<string, number[] | 'all'>([['t1', 'all'], ['t2', [2, 3]]])],
+        ['d2', new Map<string, number[] | 'all'>([['t1', [1]]])],
+      ]),
+      new Map([['d1', 1], ['d2', 1]]),
+    );
     const flat = [...loaded].flatMap(([doc, tables]) => [...tables].flatMap(([table, rows]) => [...rows].map(([id, v]) => [doc, table, id, v])));
     expect(flat.sort()).toEqual([
       ['d1', 't1', 1, { v: 11 }],
@@ -63,5 +66,23 @@ describe('DocStateRepository.save', () => {
       ['d1', 't2', 2, { v: 22 }],
       ['d2', 't1', 1, { v: 'x' }],
     ]);
+  });
+
+  it('refuses to load rows of a document another matcher moved past the actionNum the batch started from', async () => {
+    await repo.save([changes('e1', 0, 3, [['t', 1, { v: 3 }]]), changes('e2', 0, 1, [['t', 1, { v: 1 }]])]);
+    const wanted = new Map([
+      ['e1', new Map<string, number[] | 'all'>([['t', [1]]])],
+      ['e2', new Map<string, number[] | 'all'>([['t', 'all']])],
+      ['e3', new Map<string, number[] | 'all'>([['t', 'all']])],
+    ]);
+    // a new document (e3) is at 0 until saved
+    await expect(repo.loadRows(wanted, new Map([['e1', 3], ['e2', 1], ['e3', 0]]))).resolves.toBeInstanceOf(Map);
+    await expect(repo.loadRows(wanted, new Map([['e1', 2], ['e2', 1], ['e3', 0]]))).rejects.toThrow(
+      'document state changed by another matcher meanwhile: e1',
+    );
+    await repo.save([changes('e3', 0, 1, [['t', 1, { v: 1 }]])]);
+    await expect(repo.loadRows(wanted, new Map([['e1', 3], ['e2', 1], ['e3', 0]]))).rejects.toThrow(
+      'document state changed by another matcher meanwhile: e3',
+    );
   });
 });

@@ -184,7 +184,8 @@ export class BundleProcessor {
       if (missing.size > 0) wanted.set(docId, missing);
     }
     if (wanted.size === 0) return;
-    const fetched = await this.docs.loadRows(wanted);
+    const asOf = new Map([...wanted.keys()].map((docId) => [docId, workspaces.get(docId)!.changes.previousActionNum]));
+    const fetched = await this.docs.loadRows(wanted, asOf);
     for (const [docId, tables] of wanted) workspaces.get(docId)!.addFetched(tables, fetched.get(docId) ?? new Map());
   }
 
@@ -205,7 +206,7 @@ export class BundleProcessor {
 
     const wanted = doc.missing(rowsToLoad(doc.state.schema, bundle.actions));
     if (wanted.size > 0) {
-      const fetched = await this.docs.loadRows(new Map([[docId, wanted]]));
+      const fetched = await this.docs.loadRows(new Map([[docId, wanted]]), new Map([[docId, doc.changes.previousActionNum]]));
       doc.addFetched(wanted, fetched.get(docId) ?? new Map());
     }
 

@@ -46,9 +46,14 @@ export class DocStateRepository {
     return (await this.loadDocs([docId])).get(docId)?.schema ?? null;
   }
 
-  /** Rows of several documents: whole tables (`all`) or the listed row ids, in one round trip. */
+  /**
+   * Rows of several documents: whole tables (`all`) or the listed row ids, in one round trip. `asOf` is the actionNum
+   * each document's batch started from: read in the same statement, a document another matcher has moved since is
+   * an error, so no bundle is applied to rows newer than the state it was read against (its events would be made up).
+   */
   async loadRows(
     wanted: Map<string, Map<string, number[] | 'all'>>,
+    asOf: Map<string, number>,
   ): Promise<Map<string, Map<string, Map<number, StoredRowValues>>>> {
     const whole = { doc: [] as string[], table: [] as string[] };
     const some = { doc: [] as string[], table: [] as string[], row: [] as number[] };
@@ -62,16 +67,23 @@ export class DocStateRepository {
     if (whole.doc.length === 0 && some.doc.length === 0) return result;
     // two joins on the primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of
     // every document (80 ms per batch at 400,000 rows, and growing with them)
-    const rows: Array<{ doc_id: string; table_ref: string; row_id: number; fields: StoredRowValues }> = await this.sql.rows(
-      `SELECT r.doc_id, r.table_ref, r.row_id, r.fields
+    type Row = { doc_id: string; table_ref: string | null; row_id: number; fields: StoredRowValues; action_num: string | null };
+    const rows: Row[] = await this.sql.rows(
+      `SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL::bigint AS action_num
          FROM unnest($1::text[], $2::text[]) AS w(doc, tab) JOIN doc_rows r ON r.doc_id = w.doc AND r.table_ref = w.tab
        UNION ALL
-       SELECT r.doc_id, r.table_ref, r.row_id, r.fields
+       SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL
          FROM unnest($3::text[], $4::text[], $5::int[]) AS s(doc, tab, row_id)
-         JOIN doc_rows r ON r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = s.row_id`,
-      [whole.doc, whole.table, some.doc, some.table, some.row],
+         JOIN doc_rows r ON r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = s.row_id
+       UNION ALL
+       SELECT doc_id, NULL, NULL, NULL, last_action_num FROM docs WHERE doc_id = ANY($6)`,
+      [whole.doc, whole.table, some.doc, some.table, some.row, [...wanted.keys()]],
     );
+    const current = new Map(rows.filter((r) => r.table_ref === null).map((r) => [r.doc_id, Number(r.action_num)]));
+    const moved = [...wanted.keys()].filter((docId) => (current.get(docId) ?? 0) !== (asOf.get(docId) ?? 0));
+    if (moved.length > 0) throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
     for (const r of rows) {
+      if (r.table_ref === null) continue;
       let doc = result.get(r.doc_id);
       if (!doc) result.set(r.doc_id, (doc = new Map()));
       let table = doc.get(r.table_ref);
