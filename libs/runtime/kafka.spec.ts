@@ -85,6 +85,8 @@ describe('PendingOffsets', () => {
     ['a failed commit put back', [['resolved', 0, '1'], ['take'], ['restore', [[0, '2']]]], [[0, '2']]],
     ['put back, unless resolved further meanwhile', [['resolved', 0, '5'], ['restore', [[0, '2'], [1, '3']]]], [[0, '6'], [1, '3']]],
     ['partitions lost in a rebalance dropped', [['resolved', 0, '1'], ['resolved', 1, '1'], ['resolved', 2, '1'], ['keepOnly', [1]]], [[1, '2']]],
+    ['a lost partition resolved after the rebalance is ignored', [['keepOnly', [1]], ['resolved', 0, '5'], ['resolved', 1, '5']], [[1, '6']]],
+    ['a partition assigned again is taken again', [['keepOnly', [1]], ['keepOnly', [0, 1]], ['resolved', 0, '5']], [[0, '6']]],
   ])('%s', (_name, steps, expected) => {
     expect(run(steps)).toEqual(expected);
   });

@@ -86,10 +86,19 @@ export interface PartitionOffset {
  */
 export class PendingOffsets {
   private readonly next = new Map<number, string>();
+  /** The partitions of the last group join; null before the first. */
+  private assigned: Set<number> | null = null;
 
-  /** `offset` and everything before it in `partition` are saved. */
+  /**
+   * `offset` and everything before it in `partition` are saved. Ignored for a partition lost in a rebalance: a batch
+   * still finishing there must not commit over its new owner's offsets.
+   */
   resolved(partition: number, offset: string): void {
-    this.next.set(partition, (BigInt(offset) + 1n).toString());
+    if (this.isAssigned(partition)) this.next.set(partition, (BigInt(offset) + 1n).toString());
+  }
+
+  isAssigned(partition: number): boolean {
+    return this.assigned === null || this.assigned.has(partition);
   }
 
   /** Everything pending, which is no longer pending. */
@@ -106,7 +115,8 @@ export class PendingOffsets {
 
   /** After a rebalance: the partitions this member lost are its new owner's to commit. */
   keepOnly(partitions: number[]): void {
-    for (const partition of [...this.next.keys()]) if (!partitions.includes(partition)) this.next.delete(partition);
+    this.assigned = new Set(partitions);
+    for (const partition of [...this.next.keys()]) if (!this.assigned.has(partition)) this.next.delete(partition);
   }
 }
 
@@ -158,11 +168,14 @@ export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOption
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
       eachBatch: async (payload) => {
         if (stopping) return;
+        const { partition } = payload.batch;
         const resolveOffset = (offset: string): void => {
           payload.resolveOffset(offset);
-          pending.resolved(payload.batch.partition, offset);
+          pending.resolved(partition, offset);
         };
-        const work = opts.eachBatch({ ...payload, resolveOffset });
+        // kafkajs's isStale covers seeks only; a batch on a partition lost in a rebalance is stale too
+        const isStale = (): boolean => payload.isStale() || !pending.isAssigned(partition);
+        const work = opts.eachBatch({ ...payload, resolveOffset, isStale });
         inFlight.add(work);
         try {
           await work;
