@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { EngineConfig } from '../../libs/config';
 import { DeliveryRepository } from '../../libs/db/delivery.repository';
 import { DeliveryStore } from './delivery-store';
-import { Logger, OutageLog } from '../../libs/observability';
+import { Logger, OutageLog, repeatLogged } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { WebhookDelivery } from './webhook-delivery';
 
@@ -59,9 +59,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    this.every(CLAIM_EVERY_MS, 'look for due webhooks', () => this.poke());
-    this.every(RENEW_EVERY_MS, 'renew leases', () => this.renewLeases());
-    this.every(WATCH_EVERY_MS, 'watch for cleared queues', () => this.watchGenerations());
+    this.timers.push(
+      repeatLogged(this.logger, 'look for due webhooks', CLAIM_EVERY_MS, () => this.poke()),
+      repeatLogged(this.logger, 'renew leases', RENEW_EVERY_MS, () => this.renewLeases()),
+      repeatLogged(this.logger, 'watch for cleared queues', WATCH_EVERY_MS, () => this.watchGenerations()),
+    );
     this.poke();
   }
 
@@ -181,8 +183,4 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  private every(ms: number, what: string, task: () => Promise<unknown> | void): void {
-    const outage = new OutageLog(this.logger, what);
-    this.timers.push(setInterval(() => void outage.run(async () => task()), ms));
-  }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DeliveryRepository } from '../../libs/db/delivery.repository';
-import { Gauge, Logger, MetricsRegistry, OutageLog } from '../../libs/observability';
+import { Gauge, Logger, MetricsRegistry, repeatLogged } from '../../libs/observability';
 import { LOGGER } from '../../libs/runtime/core.module';
 
 const DEPTH_EVERY_MS = 2000;
@@ -22,18 +22,16 @@ export class QueueHousekeeping implements OnApplicationBootstrap, OnApplicationS
   }
 
   onApplicationBootstrap(): void {
-    const every = (ms: number, what: string, task: () => Promise<void>): void => {
-      const outage = new OutageLog(this.logger, what);
-      this.timers.push(setInterval(() => void outage.run(task), ms));
-    };
-    every(DEPTH_EVERY_MS, 'read queue depths', async () => {
-      const depths = await this.repo.queueDepths();
-      this.depth.reset();
-      for (const [webhookId, rows] of depths) this.depth.set(rows, { webhookId });
-    });
-    every(PRUNE_EVERY_MS, 'forget old event ids', async () => {
-      await this.repo.forgetEventsBefore(new Date(Date.now() - REMEMBER_EVENTS_MS));
-    });
+    this.timers.push(
+      repeatLogged(this.logger, 'read queue depths', DEPTH_EVERY_MS, async () => {
+        const depths = await this.repo.queueDepths();
+        this.depth.reset();
+        for (const [webhookId, rows] of depths) this.depth.set(rows, { webhookId });
+      }),
+      repeatLogged(this.logger, 'forget old event ids', PRUNE_EVERY_MS, () =>
+        this.repo.forgetEventsBefore(new Date(Date.now() - REMEMBER_EVENTS_MS)),
+      ),
+    );
   }
 
   onApplicationShutdown(): void {

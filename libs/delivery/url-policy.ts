@@ -12,22 +12,25 @@ export type AllowedDomains = '*' | string[];
  * refuses the latter at start-up (invalidAllowedDomainEntries), so only empty ones are dropped in a running app.
  */
 export function parseAllowedDomains(value: string | undefined): AllowedDomains {
-  const text = (value ?? '').trim();
-  if (text === '*') return '*';
-  return entries(text)
-    .map(asciiEntry)
-    .filter((entry) => entry !== '');
+  const entries = readEntries(value);
+  return entries === '*' ? '*' : entries.map((e) => e.host).filter((host) => host !== '');
 }
 
 /** The non-empty entries of ALLOWED_WEBHOOK_DOMAINS that are no domain (`*.example.com`, a URL, a path, ...). */
 export function invalidAllowedDomainEntries(value: string | undefined): string[] {
-  const text = (value ?? '').trim();
-  if (text === '*') return [];
-  return entries(text).filter((entry) => entry !== '' && asciiEntry(entry) === '');
+  const entries = readEntries(value);
+  return entries === '*' ? [] : entries.filter((e) => e.host === '').map((e) => e.written);
 }
 
-function entries(text: string): string[] {
-  return text.split(',').map((entry) => entry.trim());
+/** `*`, or each non-empty entry as written (trimmed) and as a host (asciiEntry). */
+function readEntries(value: string | undefined): '*' | Array<{ written: string; host: string }> {
+  const text = (value ?? '').trim();
+  if (text === '*') return '*';
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((written) => ({ written, host: asciiEntry(written) }));
 }
 
 /** ASCII in a name before IDNA mapping: letters, digits, `.`, `-` and `_` only; other code points are Unicode. */

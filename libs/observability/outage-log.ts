@@ -26,3 +26,9 @@ export class OutageLog {
     }
   }
 }
+
+/** Runs `task` every `ms`, its failures logged once per outage; the caller clears the returned timer. */
+export function repeatLogged(logger: Logger, task: string, ms: number, work: () => Promise<unknown> | void): NodeJS.Timeout {
+  const outage = new OutageLog(logger, task);
+  return setInterval(() => void outage.run(async () => work()), ms);
+}
