@@ -169,6 +169,18 @@ describe('DeliveryScheduler', () => {
       await expect(s.subject.renewLeases()).rejects.toThrow('database unreachable');
       expect(signal.aborted).toBe(true);
     });
+
+    it('abandons a loop whose lease may run out while its renewals hang (no answer, no error)', async () => {
+      const { s, signal } = await running(() => new Promise<string[]>(() => undefined));
+      void s.subject.renewLeases();
+      await settle();
+      expect(signal.aborted).toBe(false);
+      const claimedAt = Date.now();
+      jest.spyOn(Date, 'now').mockReturnValue(claimedAt + 4500);
+      void s.subject.renewLeases();
+      await settle();
+      expect(signal.aborted).toBe(true);
+    });
   });
 
   it('excludes only the webhooks cooling down from a claim, not those it is delivering', async () => {

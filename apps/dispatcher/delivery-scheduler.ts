@@ -166,20 +166,31 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
   async renewLeases(): Promise<void> {
     const ids = [...this.active.keys()];
     if (ids.length === 0) return;
+    // checked on every tick, not only once the renewal answers: a database that hangs instead of failing (a network
+    // partition) would otherwise keep a loop and its request past the lease, while another instance takes over
+    this.abandonExpiring(ids, null);
     const until = Date.now() + LEASE_MS;
     let renewed: Set<string> | null = null;
     try {
       renewed = new Set(await this.repo.renewLeases(this.owner, ids, until));
     } finally {
-      const now = Date.now();
       for (const id of ids) {
         const loop = this.active.get(id);
-        if (!loop) continue;
-        if (renewed?.has(id)) loop.leaseUntil = until;
-        // not renewed: taken over, or let go by a success that emptied the queue (that loop is ending anyway)
-        const lost = renewed !== null && !renewed.has(id);
-        if (lost || loop.leaseUntil - RENEW_EVERY_MS <= now) loop.controller.abort(new Error('lease lost or about to run out'));
+        if (loop && renewed?.has(id)) loop.leaseUntil = until;
       }
+      this.abandonExpiring(ids, renewed);
+    }
+  }
+
+  /** Abandons the loops among `ids` whose lease was not renewed (`renewed`, when known) or may run out soon. */
+  private abandonExpiring(ids: string[], renewed: Set<string> | null): void {
+    const now = Date.now();
+    for (const id of ids) {
+      const loop = this.active.get(id);
+      if (!loop) continue;
+      // not renewed: taken over, or let go by a success that emptied the queue (that loop is ending anyway)
+      const lost = renewed !== null && !renewed.has(id);
+      if (lost || loop.leaseUntil - RENEW_EVERY_MS <= now) loop.controller.abort(new Error('lease lost or about to run out'));
     }
   }
 
