@@ -451,6 +451,24 @@ describe('dispatcher: isolation and queue control', () => {
     expect(logged()[1].offset).not.toBe(logged()[0].offset);
   });
 
+  it('stores an event whose integers are written 7.0 or 7e0 (JSON numbers all the same), not stalling its partition', async () => {
+    const w = await createWebhook(call, docId, `${receiver.url}/number-forms`);
+    const [fraction, exponent] = [feed.event(w, [1]), feed.event(w, [2])];
+    const json = (e: PayloadEvent, field: 'actionNum' | 'bundleTime', form: string) =>
+      JSON.stringify(e).replace(`"${field}":${e[field]}`, `"${field}":${e[field]}${form}`);
+    await k.producer.send({
+      topic: k.eventsTopic,
+      acks: -1,
+      messages: [
+        { key: w, value: json(fraction, 'actionNum', '.0') },
+        { key: w, value: json(exponent, 'bundleTime', 'e0') },
+      ],
+    });
+    await feed.publish(w, [3]);
+    await waitFor('every row', () => route.rows('/number-forms').length === 3, 5000);
+    expect(ids(route.rows('/number-forms'))).toEqual([1, 2, 3]);
+  });
+
   it('DELETE of one queue abandons its in-flight request and resets only its usage', async () => {
     const { hanging, healthy } = await hangingAndHealthy('clear-one');
     const healthyBefore = await usageOf(call, docId, healthy);

@@ -197,9 +197,10 @@ export class DeliveryRepository {
     if (byId.size === 0) return result;
     const unique = [...byId.values()];
     const [stored] = await this.sql.rows<{ unique: number; wanted: number; fresh: number; rows: number }>(
+      // numbers read as numeric: 7.0 and 7e0 are integers to JSON (and to parsePayloadEvent), not to bigint's input
       `WITH ev AS (
          SELECT e.*, n.num_rows
-           FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" bigint, "bundleTime" bigint,
+           FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" numeric, "bundleTime" numeric,
                   "tableId" text, rows json)) WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, payload_rows, i)
            JOIN unnest($2::int[]) WITH ORDINALITY AS n(num_rows, i) ON n.i = e.i),
        -- SHARE: a webhook cannot be deleted, disabled or re-enabled under us. Its enabled flag and activeSince are
