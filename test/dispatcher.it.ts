@@ -469,7 +469,7 @@ describe('dispatcher: isolation and queue control', () => {
     expect(ids(route.rows('/number-forms'))).toEqual([1, 2, 3]);
   });
 
-  it('DELETE of one queue abandons its in-flight request and resets only its usage', async () => {
+  it('DELETE of one queue abandons its in-flight request, resets only its usage, and drops events of older bundles', async () => {
     const { hanging, healthy } = await hangingAndHealthy('clear-one');
     const healthyBefore = await usageOf(call, docId, healthy);
     const since = Date.now();
@@ -477,7 +477,9 @@ describe('dispatcher: isolation and queue control', () => {
     expect(await usageOf(call, docId, hanging)).toMatchObject(reset);
     await expectAbandoned('/clear-one', since);
     expect(await usageOf(call, docId, healthy)).toEqual(healthyBefore);
-    // nothing of the cleared batch is retried: the next request carries only new rows
+    // nothing of the cleared batch is retried, nor anything of a bundle older than the clear still on its way:
+    // the next request carries only new rows
+    await feed.send([{ ...feed.event(hanging, [5]), bundleTime: since - 1 }]);
     await feed.publish(hanging, [6]);
     await waitFor('a new request', () => held('/clear-one').length === 2);
     expect(held('/clear-one')[1].json).toEqual([{ id: 6, Item: 'item 6' }]);

@@ -144,14 +144,23 @@ export class WebhookRepository {
     });
   }
 
-  /** Empties the queues of the given webhooks of a document (all of them when `id` is null). */
+  /**
+   * Empties the queues of the given webhooks of a document (all of them when `id` is null), and makes them active
+   * from now: events of older bundles still on their way (a lagging matcher, events not yet queued) are dropped
+   * too, so a cleared queue does not fill again with what was pending when it was cleared.
+   */
   async clearQueues(docId: string, id: string | null): Promise<void> {
     await this.sql.transaction(async (m) => {
+      // webhook rows first, then their queues, then the version: the order every change takes its locks in
       const rows: Array<{ id: string }> = await m.rows(
-        'SELECT id FROM webhooks WHERE doc_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)',
+        'SELECT id FROM webhooks WHERE doc_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid) ORDER BY id FOR UPDATE',
         [docId, id],
       );
-      await clearQueues(m, rows.map((r) => r.id));
+      const ids = rows.map((r) => r.id);
+      if (ids.length === 0) return;
+      await clearQueues(m, ids);
+      await bumpVersion(m);
+      await m.rows('UPDATE webhooks SET active_since = GREATEST(active_since, $2) WHERE id = ANY($1)', [ids, Date.now()]);
     });
   }
 }
