@@ -192,6 +192,20 @@ describe('dispatcher: batching, retries and status', () => {
     });
   });
 
+  it('sends the envelope format, a batch spanning bundles but never two tables (a PATCH of tableId while rows wait)', async () => {
+    const w = await createWebhook(call, docId, `${receiver.url}/envelope`, { payloadFormat: 'envelope' });
+    const [first, second, moved] = [feed.event(w, [1, 2]), feed.event(w, [3]), feed.event(w, [1])];
+    await feed.send([first, second, { ...moved, tableId: 'Archive' }]);
+    const bodies = () => route.requests('/envelope').map((r) => r.json as any);
+    await waitFor('the 4 rows', () => bodies().flatMap((b) => b.events).length >= 4);
+    expect(bodies().map((b) => [b.tableId, b.events.map((e: any) => [e.actionNum, e.id])])).toEqual([
+      ['Orders', [[first.actionNum, 1], [first.actionNum, 2], [second.actionNum, 3]]],
+      ['Archive', [[moved.actionNum, 1]]],
+    ]);
+    expect(bodies()[0]).toMatchObject({ webhookId: w, docId });
+    expect(bodies()[0].events[0]).toEqual({ type: 'add', actionNum: first.actionNum, id: 1, fields: { Item: 'item 1' }, previous: {}, changedColIds: [] });
+  });
+
   it('records a failure whose body Postgres could not store as it came (a NUL), then retries and delivers', async () => {
     const w = await createWebhook(call, docId, `${receiver.url}/binary`);
     let answered = 0;

@@ -346,7 +346,7 @@ export class DeliveryRepository {
       return {
         target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
         state,
-        batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd),
+        batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
       };
     });
   }

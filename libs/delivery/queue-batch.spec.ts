@@ -30,6 +30,17 @@ describe('takeBatch', () => {
     expect(batch?.completesEvent).toBe(completesEvent);
   });
 
+  it('with oneTable (the envelope format), ends before an event of another table', () => {
+    const events = queue([1, 2], [3], [4]);
+    events[1].tableId = 'Renamed';
+    expect(takeBatch(events, 0, 100, null)?.rows.map((r) => r.row.id)).toEqual([1, 2, 3, 4]);
+    const batch = takeBatch(events, 0, 100, null, true);
+    expect(batch?.rows.map((r) => r.row.id)).toEqual([1, 2]);
+    expect(batch?.end).toEqual({ lastSeq: 10, endOffset: 2 });
+    expect(batch?.completesEvent).toBe(true);
+    expect(takeBatch(events.slice(1), 0, 100, null, true)?.rows.map((r) => r.row.id)).toEqual([3]);
+  });
+
   it('keeps each row with its event: seq, action, bundle time and table', () => {
     const batch = takeBatch(queue([1], [2]), 0, 100, null);
     expect(batch?.rows.map(({ seq, actionNum, bundleTime, tableId }) => ({ seq, actionNum, bundleTime, tableId }))).toEqual([

@@ -35,14 +35,23 @@ export interface Batch {
 /**
  * The head batch of a queue (SPEC section 4): the oldest rows, from `headOffset` of the first event (rows before it
  * were delivered), at most `batchSize`, across events. A batch already tried (`fixedEnd`) ends where it ended, so a
- * retry sends the same rows. Null when nothing waits.
+ * retry sends the same rows. With `oneTable` (the envelope format, which names one table for all its rows) a batch
+ * also ends before an event of another table: a PATCH of `tableId` or a RenameTable while rows wait. Null when
+ * nothing waits.
  */
-export function takeBatch(events: QueuedEvent[], headOffset: number, batchSize: number, fixedEnd: BatchEnd | null): Batch | null {
+export function takeBatch(
+  events: QueuedEvent[],
+  headOffset: number,
+  batchSize: number,
+  fixedEnd: BatchEnd | null,
+  oneTable = false,
+): Batch | null {
   const rows: QueuedRow[] = [];
   let end: BatchEnd | null = null;
   let completesEvent = false;
   for (const [i, event] of events.entries()) {
     if (fixedEnd && event.seq > fixedEnd.lastSeq) break;
+    if (oneTable && rows.length > 0 && event.tableId !== rows[0].tableId) break;
     const from = i === 0 ? headOffset : 0;
     const until = fixedEnd?.lastSeq === event.seq ? Math.min(fixedEnd.endOffset, event.rows.length) : event.rows.length;
     const to = Math.min(until, from + batchSize - rows.length);
