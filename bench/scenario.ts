@@ -285,7 +285,7 @@ export class Scenario {
         if (hangingIds.length === 0) {
           // recorded too, or the lag of the last batches would be observed in the next phase's window
           const queued = d.get('dispatcher_rows_queued_total') ?? 0;
-          return (d.get('dispatcher_rows_delivered_total:sum') ?? 0) >= queued && (await this.receiver.stats()).total.rows >= queued;
+          return (d.get('dispatcher_rows_delivered_total') ?? 0) >= queued && (await this.receiver.stats()).total.rows >= queued;
         }
         const { rows } = await this.env.db.query<{ n: number }>(
           'SELECT count(*)::int AS n FROM webhook_queue WHERE webhook_id <> ALL($1::uuid[])',

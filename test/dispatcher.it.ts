@@ -542,6 +542,16 @@ describe('dispatcher: isolation and queue control', () => {
     await usageWhen(call, docId, hanging, 'idle', (u) => u.status === 'idle' && u.lastHttpStatus === 204);
   });
 
+  it('shows a webhook on /metrics only while it exists: its series go with DELETE', async () => {
+    const id = await createWebhook(call, docId, `${receiver.url}/metrics-gone`);
+    await feed.publish(id, [1]);
+    await usageWhen(call, docId, id, 'delivered', (u) => u.status === 'idle' && u.lastEventBatch !== null);
+    expect((await call('DELETE', `/api/docs/${docId}/webhooks/${id}`)).status).toBe(200);
+    // per-webhook gauges are read again from Postgres every 2 s
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await (await fetch(`${dispatcher.url}/metrics`)).text()).not.toContain(id);
+  });
+
   it('DELETE of a webhook abandons its in-flight request and stops its deliveries', async () => {
     const { hanging, healthy } = await hangingAndHealthy('delete');
     const since = Date.now();

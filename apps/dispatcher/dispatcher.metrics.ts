@@ -25,7 +25,9 @@ export class DispatcherMetrics {
     );
     this.eventsDeadLettered = registry.counter('dispatcher_events_dead_lettered_total', 'Unreadable payload events sent to the DLQ.');
     this.attempts = registry.counter('dispatcher_attempts_total', 'Delivery attempts, by outcome.');
-    this.rowsDelivered = registry.counter('dispatcher_rows_delivered_total', 'Rows delivered (2xx), by webhook.');
+    // not by webhook: a counter would keep a deleted webhook's series for the life of the process; per-webhook
+    // series are gauges read again from Postgres (QueueHousekeeping), so they go with the webhook
+    this.rowsDelivered = registry.counter('dispatcher_rows_delivered_total', 'Rows delivered (2xx).');
     this.intakeLag = registry.histogram(
       'dispatcher_intake_lag_seconds',
       'From the bundle appended to doc-actions to its payload event stored in the queue.',

@@ -157,7 +157,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return 'stop';
       }
-      this.metrics.rowsDelivered.inc({ webhookId }, size);
+      this.metrics.rowsDelivered.inc({}, size);
       for (const bundleTime of attempt.bundleTimes) this.metrics.endToEndLag.observe((now - bundleTime) / 1000);
       log.debug('batch delivered', { size, attempts: finished.lastEventBatch?.attempts });
       return rowsLeft > 0 ? 'next' : 'emptied';
