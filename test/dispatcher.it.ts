@@ -542,6 +542,22 @@ describe('dispatcher: isolation and queue control', () => {
     await usageWhen(call, docId, hanging, 'idle', (u) => u.status === 'idle' && u.lastHttpStatus === 204);
   });
 
+  it('shows the end-to-end lag of a webhook whose rows wait, until they are delivered', async () => {
+    const id = await createWebhook(call, docId, `${holder.url}/lag`);
+    const lagLine = async (): Promise<number | null> => {
+      const text = await (await fetch(`${dispatcher.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`dispatcher_queue_lag_seconds{webhookId="${id}"} `));
+      return line ? Number(line.split(' ')[1]) : null;
+    };
+    const sent = Date.now();
+    await feed.publish(id, [1]);
+    await waitFor('the request to be held', () => held('/lag').length === 1);
+    const lag = await waitFor('a lag of 1 s or more', async () => ((await lagLine()) ?? 0) >= 1 ? lagLine() : null, 10_000);
+    expect(lag! * 1000).toBeLessThanOrEqual(Date.now() - sent + 100);
+    held('/lag')[0].answer(200);
+    await waitFor('the lag series to go once delivered', async () => (await lagLine()) === null, 10_000);
+  });
+
   it('shows a webhook on /metrics only while it exists: its series go with DELETE', async () => {
     const id = await createWebhook(call, docId, `${receiver.url}/metrics-gone`);
     await feed.publish(id, [1]);

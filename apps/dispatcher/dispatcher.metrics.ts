@@ -35,7 +35,7 @@ export class DispatcherMetrics {
     );
     this.endToEndLag = registry.histogram(
       'dispatcher_end_to_end_lag_seconds',
-      // not by webhook: 14 series per webhook would swamp /metrics; each webhook's state is its `usage`
+      // not by webhook: 14 series per webhook would swamp /metrics; the lag per webhook is dispatcher_queue_lag_seconds
       'From the bundle appended to doc-actions to its rows delivered.',
       LAG_BUCKETS,
     );

@@ -418,12 +418,18 @@ export class DeliveryRepository {
     return new Map(rows.map((r) => [r.webhook_id, r]));
   }
 
-  /** Rows waiting per webhook, for the ones that have any. */
-  async queueDepths(): Promise<Map<string, number>> {
-    const rows: Array<{ webhook_id: string; num_waiting: number }> = await this.sql.rows(
-      'SELECT webhook_id, num_waiting FROM webhook_delivery WHERE num_waiting > 0',
+  /**
+   * Of each webhook with rows waiting: how many, and when the bundle of the oldest was appended (ms; the head event
+   * is the oldest, the queue being in arrival order).
+   */
+  async queueDepths(): Promise<Map<string, { rows: number; oldestBundleTime: number | null }>> {
+    const rows: Array<{ webhook_id: string; num_waiting: number; oldest: string | null }> = await this.sql.rows(
+      `SELECT d.webhook_id, d.num_waiting,
+         (SELECT q.bundle_time FROM webhook_queue q WHERE q.webhook_id = d.webhook_id AND q.seq > d.delivered_seq
+           ORDER BY q.seq LIMIT 1) AS oldest
+         FROM webhook_delivery d WHERE d.num_waiting > 0`,
     );
-    return new Map(rows.map((r) => [r.webhook_id, r.num_waiting]));
+    return new Map(rows.map((r) => [r.webhook_id, { rows: r.num_waiting, oldestBundleTime: r.oldest === null ? null : Number(r.oldest) }]));
   }
 
   async forgetEventsBefore(before: Date): Promise<void> {
