@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { AttemptResult } from '../../libs/delivery';
 import { Counter, Histogram, MetricsRegistry } from '../../libs/observability';
 
 const LAG_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -24,7 +25,8 @@ export class DispatcherMetrics {
       'Payload events for webhooks deleted, disabled or enabled after the bundle.',
     );
     this.eventsDeadLettered = registry.counter('dispatcher_events_dead_lettered_total', 'Unreadable payload events sent to the DLQ.');
-    this.attempts = registry.counter('dispatcher_attempts_total', 'Delivery attempts, by outcome.');
+    const outcomes: Array<AttemptResult['kind']> = ['success', 'http-error', 'network-error', 'forbidden-url'];
+    this.attempts = registry.counter('dispatcher_attempts_total', 'Delivery attempts, by outcome.', outcomes.map((outcome) => ({ outcome })));
     // not by webhook: a counter would keep a deleted webhook's series for the life of the process; per-webhook
     // series are gauges read again from Postgres (QueueHousekeeping), so they go with the webhook
     this.rowsDelivered = registry.counter('dispatcher_rows_delivered_total', 'Rows delivered (2xx).');

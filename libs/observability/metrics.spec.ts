@@ -19,4 +19,16 @@ describe('MetricsRegistry', () => {
     expect(text).toContain('lag_seconds_count 1');
     expect(text).toMatch(/process_resident_memory_bytes \d+/);
   });
+
+  it('renders counters and histograms at 0 before their first sample, so rate() and increase() count it', () => {
+    const registry = new MetricsRegistry();
+    registry.counter('gaps_total', 'Gaps.');
+    registry.counter('attempts_total', 'Attempts.', [{ outcome: 'success' }, { outcome: 'failure' }]);
+    registry.histogram('lag_seconds', 'Lag.', [1]);
+    const text = registry.render();
+    expect(text).toContain('\ngaps_total 0\n');
+    expect(text).toContain('\nattempts_total{outcome="success"} 0\nattempts_total{outcome="failure"} 0\n');
+    expect(text).not.toContain('\nattempts_total 0');
+    expect(text).toContain('\nlag_seconds_bucket{le="1"} 0\nlag_seconds_bucket{le="+Inf"} 0\nlag_seconds_sum 0\nlag_seconds_count 0\n');
+  });
 });

@@ -19,10 +19,15 @@ abstract class Metric {
   }
 }
 
+/**
+ * Counters and histograms show their `initial` series (by default the unlabelled one) at 0 before the first sample:
+ * a series that appears at N hides those N from rate() and increase().
+ */
 export class Counter extends Metric {
   private readonly values = new Map<string, number>();
-  constructor(name: string, help: string) {
+  constructor(name: string, help: string, initial: Labels[]) {
     super(name, help, 'counter');
+    for (const labels of initial) this.values.set(labelKey(labels), 0);
   }
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
@@ -55,13 +60,17 @@ export class Gauge extends Metric {
 
 export class Histogram extends Metric {
   private readonly data = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(name: string, help: string, private readonly buckets: number[]) {
+  constructor(name: string, help: string, private readonly buckets: number[], initial: Labels[]) {
     super(name, help, 'histogram');
+    for (const labels of initial) this.entry(labelKey(labels));
   }
-  observe(value: number, labels: Labels = {}): void {
-    const key = labelKey(labels);
+  private entry(key: string): { counts: number[]; sum: number; count: number } {
     let entry = this.data.get(key);
     if (!entry) this.data.set(key, (entry = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    return entry;
+  }
+  observe(value: number, labels: Labels = {}): void {
+    const entry = this.entry(labelKey(labels));
     this.buckets.forEach((le, i) => {
       if (value <= le) entry.counts[i] += 1;
     });
@@ -87,14 +96,14 @@ export class MetricsRegistry {
     this.metrics.push(metric);
     return metric;
   }
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+  counter(name: string, help: string, initial: Labels[] = [{}]): Counter {
+    return this.add(new Counter(name, help, initial));
   }
   gauge(name: string, help: string, collect?: (gauge: Gauge) => void): Gauge {
     return this.add(new Gauge(name, help, collect));
   }
-  histogram(name: string, help: string, buckets: number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+  histogram(name: string, help: string, buckets: number[], initial: Labels[] = [{}]): Histogram {
+    return this.add(new Histogram(name, help, buckets, initial));
   }
   render(): string {
     const mem = process.memoryUsage();
