@@ -142,6 +142,24 @@ describe('config API', () => {
   };
 
   describe('routes', () => {
+    it('counts the requests it answers on /metrics, by method and status code, and times them', async () => {
+      const metrics = async () => {
+        const text = await (await fetch(`${api.url}/metrics`)).text();
+        const count = (method: string, code: number) =>
+          Number(text.match(new RegExp(`^config_api_requests_total\\{code="${code}",method="${method}"\\} (\\d+)$`, 'm'))?.[1] ?? 0);
+        const timed = Number(text.match(/^config_api_request_duration_seconds_count (\d+)$/m)?.[1]);
+        return { ok: count('GET', 200), unauthorized: count('DELETE', 401), timed };
+      };
+      const before = await metrics();
+      await call('GET', '/api/docs/metrics-doc/webhooks');
+      await call('DELETE', '/api/docs/metrics-doc/webhooks/queue', undefined, { key: null });
+      const after = await metrics();
+      // the /metrics request before counts as a GET 200 too, once answered
+      expect(after.ok - before.ok).toBe(2);
+      expect(after.unauthorized - before.unauthorized).toBe(1);
+      expect(after.timed - before.timed).toBe(3);
+    });
+
     it('GET answers {"webhooks": []} for a document never seen and for one without webhooks', async () => {
       expect(await call('GET', '/api/docs/never-seen/webhooks')).toEqual({ status: 200, body: { webhooks: [] } });
       await seedDoc('routes-empty');
