@@ -427,6 +427,27 @@ describe('matcher', () => {
     for (const e of logged()) expect(e).toMatchObject({ level: 'warn', partition: expect.any(Number), offset: expect.stringMatching(/^\d+$/), reason: expect.any(String) });
   });
 
+  it('dead-letters a bundle that would fire a row too large for one message, and keeps going', async () => {
+    // each bundle fits in a message, but the row they build does not: without the check, the broker refused the
+    // update's event on every retry of its batch and the partition stopped for good
+    const doc = docId('bigrow');
+    await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', [{ id: 'C', type: 'Text' }]]] });
+    await rig.applied(doc, 1);
+    const w = await rig.createWebhook(doc, { tableId: 'T', eventTypes: ['add', 'update'] });
+    const dlqBefore = rig.dlq.messages.length;
+    const big = (c: string) => c.repeat(600_000);
+    await rig.publish({ docId: doc, actionNum: 2, actions: [['AddRecord', 'T', 1, { C: big('x') }]] });
+    await rig.publish({ docId: doc, actionNum: 3, actions: [['UpdateRecord', 'T', 1, { C: big('y') }]] });
+    await rig.publish({ docId: doc, actionNum: 4, actions: [['UpdateRecord', 'T', 1, { C: 'z' }]] });
+    expect((await rig.eventFor(w, 4)).rows).toEqual([update(1, { C: 'z' }, { C: big('x') }, ['C'])]);
+    expect(rig.eventsOf(w).map((e) => e.actionNum)).toEqual([2, 4]);
+    await waitFor('the dead letter', () => rig.dlq.messages.length > dlqBefore);
+    const dead = rig.dlq.messages.slice(dlqBefore);
+    expect(dead).toHaveLength(1);
+    expect(JSON.parse(dead[0].value as string).actionNum).toBe(3);
+    expect(dead[0].headers['dlq-reason']).toMatch(/row 1 of table "T" would be sent as more than 1000000 bytes/);
+  });
+
   it('honours webhook changes without a restart, firing only for bundles appended after creation or re-enabling', async () => {
     const doc = docId('live');
     await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', [{ id: 'V', type: 'Int' }]]] });

@@ -2,7 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DocChanges, DocStateRepository } from '../../libs/db/doc-state.repository';
 import { ActionBundle, emptySchema, PayloadEvent, payloadEventId } from '../../libs/domain';
-import { applyBundle, DocState, parseBundle, rowsToLoad, StoredRow } from '../../libs/matching';
+import {
+  applyBundle,
+  DocState,
+  MAX_EVENT_BYTES,
+  parseBundle,
+  PayloadEventEncoder,
+  payloadEventEncoder,
+  rowTooLargeToSend,
+  rowsToLoad,
+  StoredRow,
+} from '../../libs/matching';
 import { Logger } from '../../libs/observability';
 import { LOGGER } from '../../libs/runtime/core.module';
 import { MatcherMetrics } from './matcher.metrics';
@@ -27,6 +37,8 @@ export interface MatchedBatch {
   events: PayloadEvent[];
   deadLetters: DeadLetter[];
   docChanges: DocChanges[];
+  /** Encodes the events: it already holds the JSON of their rows, written when their size was checked. */
+  encode: PayloadEventEncoder;
 }
 
 interface ParsedBundle {
@@ -134,7 +146,7 @@ export class BundleProcessor {
   }
 
   async process(messages: ActionMessage[]): Promise<MatchedBatch> {
-    const result: MatchedBatch = { events: [], deadLetters: [], docChanges: [] };
+    const result: MatchedBatch = { events: [], deadLetters: [], docChanges: [], encode: payloadEventEncoder() };
     const byDoc = new Map<string, Array<ParsedBundle & { message: ActionMessage }>>();
     for (const message of messages) {
       const parsed = parseBundle(message.value);
@@ -218,11 +230,8 @@ export class BundleProcessor {
       result.deadLetters.push({ message, reason: `cannot apply bundle: ${(err as Error).message}` });
       return;
     }
-    doc.apply(actionNum, outcome);
-    this.metrics.bundlesApplied.inc();
-    this.metrics.rowChanges.inc({}, outcome.rowWrites.length);
-    for (const e of outcome.events) {
-      result.events.push({
+    const events = outcome.events.map(
+      (e): PayloadEvent => ({
         v: 1,
         eventId: payloadEventId(docId, actionNum, e.webhookId),
         webhookId: e.webhookId,
@@ -231,8 +240,22 @@ export class BundleProcessor {
         actionNum,
         bundleTime: timestamp,
         rows: e.rows,
-      });
+      }),
+    );
+    // A row that cannot go even alone in one message would be refused on every retry of the batch (a row grows with
+    // each bundle that writes it, past any one message): the bundle that fires it is refused instead, before it
+    // changes the state.
+    for (const event of events) {
+      const rowId = rowTooLargeToSend(event, result.encode.row, MAX_EVENT_BYTES);
+      if (rowId === undefined) continue;
+      const reason = `cannot apply bundle: row ${rowId} of table ${JSON.stringify(event.tableId.slice(0, 100))} would be sent as more than ${MAX_EVENT_BYTES} bytes`;
+      result.deadLetters.push({ message, reason });
+      return;
     }
+    doc.apply(actionNum, outcome);
+    this.metrics.bundlesApplied.inc();
+    this.metrics.rowChanges.inc({}, outcome.rowWrites.length);
+    result.events.push(...events);
     if (outcome.events.length > 0) {
       this.logger.debug('bundle matched', { docId, actionNum, webhooks: outcome.events.map((e) => e.webhookId) });
     }

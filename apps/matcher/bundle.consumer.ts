@@ -3,7 +3,7 @@ import { EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
-import { payloadEventEncoder, splitPayloadEvent } from '../../libs/matching';
+import { splitPayloadEvent } from '../../libs/matching';
 import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import { BatchConsumer, createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
@@ -81,7 +81,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   private async handleChunk(messages: ActionMessage[], partition: number): Promise<void> {
     const matched = await this.processor.process(messages);
     const { actionsTopic, eventsTopic } = this.config;
-    const encode = payloadEventEncoder();
+    const { encode } = matched;
     const logger = this.logger;
     // Encoded as the slices are sent, so only one slice of serialized events is held at a time.
     function* outgoing(): Generator<Outgoing> {

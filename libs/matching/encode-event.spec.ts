@@ -39,4 +39,10 @@ describe('payloadEventEncoder', () => {
     const d = { ...event('w4', rows, 'People'), actionNum: 8 };
     expect([a, b, c, d].map(encode)).toEqual([a, b, c, d].map((e) => JSON.stringify(e)));
   });
+
+  it("gives each row's JSON, the same the events hold", () => {
+    const encode = payloadEventEncoder();
+    expect(encode.row(updated)).toBe(JSON.stringify(updated));
+    expect(encode(event('w1', [updated]))).toBe(JSON.stringify(event('w1', [updated])));
+  });
 });

@@ -6,12 +6,18 @@ interface Tail {
   json: string;
 }
 
+export interface PayloadEventEncoder {
+  (event: PayloadEvent): string;
+  /** A row's JSON, as the encoder writes it into events (serialized once). */
+  row(row: PayloadRow): string;
+}
+
 /**
  * Serializes payload events exactly as `JSON.stringify(event)` does. Webhooks firing for the same rows of a bundle
  * share the row objects and often the whole rows array (applyBundle), so each is serialized once per encoder, not
  * once per event. Use one encoder per batch of events: it remembers what it serialized until dropped.
  */
-export function payloadEventEncoder(): (event: PayloadEvent) => string {
+export function payloadEventEncoder(): PayloadEventEncoder {
   const rowJson = new Map<PayloadRow, string>();
   const tails = new Map<PayloadRow[], Tail>();
   const rowOf = (row: PayloadRow): string => {
@@ -19,7 +25,7 @@ export function payloadEventEncoder(): (event: PayloadEvent) => string {
     if (json === undefined) rowJson.set(row, (json = JSON.stringify(row)));
     return json;
   };
-  return (event) => {
+  const encode = (event: PayloadEvent): string => {
     let tail = tails.get(event.rows);
     if (tail === undefined || !sameTail(tail.event, event)) {
       // the keys after webhookId, in PayloadEvent's order as JSON.stringify writes them
@@ -31,6 +37,7 @@ export function payloadEventEncoder(): (event: PayloadEvent) => string {
     }
     return `{"v":${JSON.stringify(event.v)},"eventId":${JSON.stringify(event.eventId)},"webhookId":${JSON.stringify(event.webhookId)},${tail.json}`;
   };
+  return Object.assign(encode, { row: rowOf });
 }
 
 const sameTail = (a: PayloadEvent, b: PayloadEvent): boolean =>

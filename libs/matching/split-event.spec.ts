@@ -1,5 +1,5 @@
 import { PayloadEvent, PayloadRow } from '../domain';
-import { splitPayloadEvent } from './split-event';
+import { rowTooLargeToSend, splitPayloadEvent } from './split-event';
 
 const row = (id: number, text = 'x'): PayloadRow => ({ type: 'add', id, fields: { Name: text }, previous: {}, changedColIds: [] });
 
@@ -41,5 +41,28 @@ describe('splitPayloadEvent', () => {
   it('is the same on every run, so a bundle matched again gives the same parts', () => {
     const e = event(Array.from({ length: 40 }, (_, i) => row(i, 'z'.repeat(i))));
     expect(splitPayloadEvent(e, 700)).toEqual(splitPayloadEvent(e, 700));
+  });
+});
+
+describe('rowTooLargeToSend', () => {
+  const json = (r: PayloadRow): string => JSON.stringify(r);
+
+  it('finds none while every row fits alone in a message with the envelope', () => {
+    const e = event([row(1, 'a'.repeat(400)), row(2, 'é'.repeat(100))]);
+    const alone = bytes(event([e.rows[0]])) + ':part2'.length;
+    expect(rowTooLargeToSend(e, json, alone)).toBeUndefined();
+    expect(rowTooLargeToSend(event([]), json, 10)).toBeUndefined();
+  });
+
+  it('names a row that would not fit even alone, counting bytes, not characters', () => {
+    // 300 characters, 900 bytes: by characters row 2 is the largest, by bytes row 3 is
+    const e = event([row(1), row(2, 'a'.repeat(500)), row(3, '€'.repeat(300)), row(4)]);
+    expect(rowTooLargeToSend(e, json, bytes(event([e.rows[1]])) + 10)).toBe(3);
+  });
+
+  it('counts the envelope, a long table id included', () => {
+    const e = { ...event([row(1, 'a'.repeat(100))]), tableId: 'T'.repeat(1000) };
+    expect(rowTooLargeToSend(e, json, 1000)).toBe(1);
+    expect(rowTooLargeToSend(e, json, bytes(e) + 10)).toBeUndefined();
   });
 });
