@@ -448,6 +448,24 @@ describe('matcher', () => {
     expect(dead[0].headers['dlq-reason']).toMatch(/row 1 of table "T" would be sent as more than 1000000 bytes/);
   });
 
+  it('dead-letters a bundle whose rows, filled to the table width, would hold too many cells', async () => {
+    // 100,000 row ids into a table of 200 columns (600 KB) made 20 million cells: the matcher ran out of heap on every retry
+    const doc = docId('wide');
+    const columns = Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }));
+    await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', columns]] });
+    await rig.applied(doc, 1);
+    const dlqBefore = rig.dlq.messages.length;
+    const ids = Array.from({ length: 5001 }, (_, i) => i + 1);
+    await rig.publish({ docId: doc, actionNum: 2, actions: [['BulkAddRecord', 'T', ids, {}]] });
+    await rig.publish({ docId: doc, actionNum: 3, actions: [['AddRecord', 'T', 1, { C0: 5 }]] });
+    await rig.applied(doc, 3);
+    expect(await rig.db.query('SELECT row_id FROM doc_rows WHERE doc_id = $1', [doc])).toEqual([{ row_id: 1 }]);
+    await waitFor('the dead letter', () => rig.dlq.messages.length > dlqBefore);
+    const dead = rig.dlq.messages.slice(dlqBefore);
+    expect(dead.map((d) => JSON.parse(d.value as string).actionNum)).toEqual([2]);
+    expect(dead[0].headers['dlq-reason']).toMatch(/cannot apply bundle: its rows would hold 1000200 cells/);
+  });
+
   it('honours webhook changes without a restart, firing only for bundles appended after creation or re-enabling', async () => {
     const doc = docId('live');
     await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', [{ id: 'V', type: 'Int' }]]] });

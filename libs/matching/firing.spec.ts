@@ -1,6 +1,6 @@
 import { ActionBundle, DocAction, EventType, WebhookRule, emptySchema } from '../domain';
 import { DocState, StoredRow, rowsToLoad } from './doc-state';
-import { BundleOutcome, applyBundle } from './firing';
+import { BundleOutcome, MAX_BUNDLE_CELLS, applyBundle } from './firing';
 
 const BUNDLE_TIME = 2_000;
 
@@ -588,6 +588,16 @@ describe('applyBundle: whole-table actions and large bundles', () => {
     expect(outcome.events[0].rows.map((r) => r.id)).toEqual([...ids].reverse());
     expect(outcome.events[0].rows[249]).toMatchObject({ type: 'add', id: 250, fields: { Item: 'item 250' } });
     expect(outcome.rowWrites).toHaveLength(250);
+  });
+
+  it('refuses a bundle whose rows would hold more than MAX_BUNDLE_CELLS cells once filled to the table width', () => {
+    // row ids alone, into a wide table: each row is filled with every column's default
+    const wide = seed([['AddTable', 'Wide', Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }))]]);
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    expect(() => run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200 + 1), {}]])).toThrow(
+      `its rows would hold ${MAX_BUNDLE_CELLS + 200} cells (rows touched times their table's columns), more than ${MAX_BUNDLE_CELLS}`,
+    );
+    expect(run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200), {}]]).outcome.rowWrites).toHaveLength(MAX_BUNDLE_CELLS / 200);
   });
 
   it('ReplaceTableData: surviving rows count as added, the others are removed', () => {

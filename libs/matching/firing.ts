@@ -56,8 +56,17 @@ interface FinalRow {
 }
 
 /**
+ * Most cells (touched rows times their table's columns) one bundle may hold once its rows carry every column. A
+ * bundle lists only the values it writes, and each row it touches is filled to the table's width: 100,000 row ids
+ * (600 KB) into a table of 200 columns made 20 million cells and exhausted the matcher's heap on every retry. A bundle
+ * that writes its values holds at most about half a million cells per MB.
+ */
+export const MAX_BUNDLE_CELLS = 1_000_000;
+
+/**
  * Applies a bundle to a document's state and decides which rows fire which webhook (SPEC section 3).
- * `bundleTime` is the Kafka timestamp of the bundle's message; `webhooks` are the document's.
+ * `bundleTime` is the Kafka timestamp of the bundle's message; `webhooks` are the document's. Throws for a bundle
+ * over MAX_BUNDLE_CELLS, before its rows are filled.
  */
 export function applyBundle(
   state: DocState,
@@ -66,6 +75,11 @@ export function applyBundle(
   bundleTime: number,
 ): BundleOutcome {
   const applied = applyActions(state, bundle.actions);
+  let cells = 0;
+  for (const table of applied.schema.tables) cells += (applied.tables.get(table.ref)?.rows.size ?? 0) * table.columns.length;
+  if (cells > MAX_BUNDLE_CELLS) {
+    throw new Error(`its rows would hold ${cells} cells (rows touched times their table's columns), more than ${MAX_BUNDLE_CELLS}`);
+  }
   /** Touched tables that still exist, by ref, with their touched rows. */
   const touchedTables = new Map<string, { table: TableDef; rows: FinalRow[] }>();
   const rowWrites: RowWrite[] = [];
