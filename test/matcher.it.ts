@@ -392,6 +392,8 @@ describe('matcher', () => {
       { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 'a\u0000b' }]] }), reason: /cannot store/ },
       { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: '\ud800' }]] }), reason: /cannot store/ },
       { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['AddRecord', 'T', 2 ** 31, { V: 1 }]] }), reason: /from 1 to 2147483647/ },
+      // read as Infinity, it was stored and sent as null
+      { key: doc, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 0 }]] }).replace('"V":0', '"V":1e400'), reason: /number too large for JSON/ },
       { key: doc, value: JSON.stringify({ docId: '\u4e00'.repeat(1000), actionNum: 1, actions: [] }), reason: /docId cannot be stored/ },
       // parsed fine, but JSON.stringify overflows the stack writing it into the payload event
       {

@@ -57,11 +57,24 @@ function isNestedWithin(value: unknown, depth: number): boolean {
 }
 
 /**
+ * JSON.parse reads a number past ±1.8e308 as ±Infinity, which JSON.stringify writes as null: the value would change
+ * silently. Its text holds an exponent of 3 digits or more, or 309 digits in a row; only text with one is walked.
+ */
+const MAY_OVERFLOW = /[eE]\+?\d{3}|\d{309}/;
+
+function allFinite(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'object' && value !== null) return (Array.isArray(value) ? value : Object.values(value)).every(allFinite);
+  return true;
+}
+
+/**
  * Why a value parsed from the JSON `text` of a message could not be stored or written again, or undefined. The depth
- * goes first: the walk over the strings recurses too.
+ * goes first: the walks over the strings and numbers recurse too.
  */
 export function jsonProblem(text: string, value: unknown): string | undefined {
   if (!isNestedWithin(value, MAX_NESTING)) return `nests arrays or objects more than ${MAX_NESTING} deep`;
+  if (MAY_OVERFLOW.test(text) && !allFinite(value)) return 'holds a number too large for JSON (beyond ±1.8e308)';
   if (!isStorableJson(text, value)) return 'holds text the database cannot store (a NUL character or an unpaired surrogate)';
   return undefined;
 }

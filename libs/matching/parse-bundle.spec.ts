@@ -120,6 +120,10 @@ describe('parseBundle', () => {
     ['a cell nested 90 deep (a bundle is 4 deep to its cells)', cell(`${'['.repeat(90)}${']'.repeat(90)}`), true],
     ['a cell nested 10,000 deep, which JSON.stringify cannot write again', cell(`${'['.repeat(10_000)}${']'.repeat(10_000)}`), 'bundle nests arrays or objects more than 100 deep'],
     ['a NUL nested 20,000 deep: the depth is checked before the strings are walked', cell(`${'['.repeat(20_000)}"\\u0000"${']'.repeat(20_000)}`), 'bundle nests arrays or objects more than 100 deep'],
+    // JSON.parse reads them as Infinity, which was stored and sent as null
+    ['a number past the largest double', cell('1e400'), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
+    ['a negative one deep in a list, written out in digits', cell(`["L", 1, -${'9'.repeat(400)}]`), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
+    ['the largest double and a string that looks like an overflow', cell('[1.7976931348623157e308, "1e400", 1E-400]'), true],
     ['a docId of 512 bytes', JSON.stringify({ ...valid, docId: 'd'.repeat(512) }), true],
     ['a docId of 513 bytes', JSON.stringify({ ...valid, docId: 'd'.repeat(513) }), 'docId cannot be stored: it is 513 bytes long, more than 512'],
     ['a docId of 200 three-byte characters', JSON.stringify({ ...valid, docId: '\u4e00'.repeat(200) }), 'docId cannot be stored: it is 600 bytes long, more than 512'],
