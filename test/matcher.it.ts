@@ -36,9 +36,9 @@ class MatcherRig {
   events!: TopicCollector;
   dlq!: TopicCollector;
 
-  async start(partitions = 2): Promise<void> {
+  async start(partitions = 2, extraEnv: Record<string, string> = {}): Promise<void> {
     [this.db, this.k] = await Promise.all([createTestDatabase(), createTestKafka(partitions)]);
-    this.env = engineEnv(this.db, this.k, { ALLOWED_WEBHOOK_DOMAINS: 'hooks.example.com', TOPIC_PARTITIONS: String(partitions) });
+    this.env = engineEnv(this.db, this.k, { ALLOWED_WEBHOOK_DOMAINS: 'hooks.example.com', TOPIC_PARTITIONS: String(partitions), ...extraEnv });
     [this.api, this.matcher, this.events, this.dlq] = await Promise.all([
       startApp('config-api', this.env),
       startApp('matcher', this.env),
@@ -654,6 +654,34 @@ function checkEvents(rig: MatcherRig, hooks: Map<string, string>, lastActionNum:
   }
   expect(byId.size).toBe(expected);
 }
+
+describe('matcher memory', () => {
+  const rig = new MatcherRig();
+
+  // the heap limit the apps run with in production (app-process)
+  beforeAll(() => rig.start(1, { NODE_OPTIONS: '--max-old-space-size=256' }));
+  afterAll(() => rig.close());
+
+  it('matches a batch whose bundles together would hold too many cells in smaller parts, in order', async () => {
+    // each bundle is under MAX_BUNDLE_CELLS (999 rows of 1,000 columns), 12 of them are not: a batch of them all
+    // exhausted the heap on every retry
+    const doc = uniqueName('cells');
+    const columns = Array.from({ length: 1000 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }));
+    await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', columns]] });
+    await rig.applied(doc, 1);
+    const bundles = Array.from({ length: 12 }, (_, b) => ({
+      docId: doc,
+      actionNum: b + 2,
+      actions: [['BulkAddRecord', 'T', Array.from({ length: 999 }, (_, i) => b * 999 + i + 1), {}]],
+    }));
+    await rig.publish(...bundles);
+    const count = async () => (await rig.db.query<{ n: number }>('SELECT count(*)::int AS n FROM doc_rows WHERE doc_id = $1', [doc]))[0].n;
+    await waitFor('every bundle applied', async () => (await count()) === 12 * 999, 60_000);
+    await rig.applied(doc, 13);
+    expect(rig.matcher.process.exitCode).toBeNull();
+    expect(rig.dlq.messages).toHaveLength(0);
+  }, 120_000);
+});
 
 describe('matcher crash safety', () => {
   const rig = new MatcherRig();

@@ -5,6 +5,7 @@ import { ActionBundle, emptySchema, PayloadEvent, payloadEventId } from '../../l
 import {
   applyBundle,
   DocState,
+  MAX_BUNDLE_CELLS,
   MAX_EVENT_BYTES,
   parseBundle,
   PayloadEventEncoder,
@@ -39,6 +40,11 @@ export interface MatchedBatch {
   docChanges: DocChanges[];
   /** Encodes the events: it already holds the JSON of their rows, written when their size was checked. */
   encode: PayloadEventEncoder;
+  /**
+   * The bundles' rows would hold more than MAX_BUNDLE_CELLS at once: the batch was left unfinished and must be
+   * matched again in smaller parts (never set for a batch of one message).
+   */
+  overBudget?: boolean;
 }
 
 interface ParsedBundle {
@@ -164,10 +170,14 @@ export class BundleProcessor {
     const stored = await this.docs.loadDocs([...byDoc.keys()]);
     const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
     await this.prefetchRows(workspaces, byDoc);
+    let cells = 0;
     for (const [docId, bundles] of byDoc) {
       const doc = workspaces.get(docId)!;
       for (const { bundle, timestamp, message } of bundles) {
-        await this.applyOne(doc, bundle, timestamp, message, result);
+        cells += await this.applyOne(doc, bundle, timestamp, message, result);
+        // every row of the batch is kept until it is saved: a batch of bundles each under the cap could still hold
+        // too many (100 bundles of 999 row ids into a table of 1,000 columns exhausted the heap)
+        if (cells > MAX_BUNDLE_CELLS && messages.length > 1) return { ...result, overBudget: true };
       }
       if (doc.changes.lastActionNum !== doc.changes.previousActionNum) result.docChanges.push(doc.changes);
     }
@@ -207,12 +217,12 @@ export class BundleProcessor {
     timestamp: number,
     message: ActionMessage,
     result: MatchedBatch,
-  ): Promise<void> {
+  ): Promise<number> {
     const { docId, actionNum } = bundle;
     const last = doc.changes.lastActionNum;
     if (actionNum <= last) {
       this.metrics.duplicateBundles.inc();
-      return;
+      return 0;
     }
     if (last > 0 && actionNum > last + 1) this.metrics.actionNumGaps.inc();
 
@@ -228,7 +238,7 @@ export class BundleProcessor {
     } catch (err) {
       // a bundle the rules cannot apply leaves the state as it was and goes to the DLQ like any bad input
       result.deadLetters.push({ message, reason: `cannot apply bundle: ${(err as Error).message}` });
-      return;
+      return 0;
     }
     const events = outcome.events.map(
       (e): PayloadEvent => ({
@@ -250,7 +260,7 @@ export class BundleProcessor {
       if (rowId === undefined) continue;
       const reason = `cannot apply bundle: row ${rowId} of table ${JSON.stringify(event.tableId.slice(0, 100))} would be sent as more than ${MAX_EVENT_BYTES} bytes`;
       result.deadLetters.push({ message, reason });
-      return;
+      return 0;
     }
     doc.apply(actionNum, outcome);
     this.metrics.bundlesApplied.inc();
@@ -259,5 +269,6 @@ export class BundleProcessor {
     if (outcome.events.length > 0) {
       this.logger.debug('bundle matched', { docId, actionNum, webhooks: outcome.events.map((e) => e.webhookId) });
     }
+    return outcome.cells;
   }
 }

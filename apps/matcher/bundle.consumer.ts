@@ -66,20 +66,29 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+    let size = CHUNK;
+    for (let start = 0; start < batch.messages.length; ) {
       if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(start, start + CHUNK);
-      await this.handleChunk(
+      const chunk = batch.messages.slice(start, start + size);
+      const done = await this.handleChunk(
         chunk.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
         batch.partition,
       );
+      // rows too many to hold at once: matched again in halves (nothing was published or saved)
+      if (!done) {
+        size = Math.ceil(chunk.length / 2);
+        continue;
+      }
       resolveOffset(chunk[chunk.length - 1].offset);
+      start += chunk.length;
       await heartbeat();
     }
   }
 
-  private async handleChunk(messages: ActionMessage[], partition: number): Promise<void> {
+  /** False when the chunk's rows were too many to hold at once, and nothing was done. */
+  private async handleChunk(messages: ActionMessage[], partition: number): Promise<boolean> {
     const matched = await this.processor.process(messages);
+    if (matched.overBudget) return false;
     const { actionsTopic, eventsTopic } = this.config;
     const { encode } = matched;
     const logger = this.logger;
@@ -112,5 +121,6 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     await this.docs.save(matched.docChanges);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);
+    return true;
   }
 }

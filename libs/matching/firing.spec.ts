@@ -597,7 +597,9 @@ describe('applyBundle: whole-table actions and large bundles', () => {
     expect(() => run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200 + 1), {}]])).toThrow(
       `its rows would hold ${MAX_BUNDLE_CELLS + 200} cells (rows touched times their table's columns), more than ${MAX_BUNDLE_CELLS}`,
     );
-    expect(run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200), {}]]).outcome.rowWrites).toHaveLength(MAX_BUNDLE_CELLS / 200);
+    const { outcome } = run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200), {}]]);
+    expect(outcome.rowWrites).toHaveLength(MAX_BUNDLE_CELLS / 200);
+    expect(outcome.cells).toBe(MAX_BUNDLE_CELLS);
   });
 
   it('ReplaceTableData: surviving rows count as added, the others are removed', () => {

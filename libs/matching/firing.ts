@@ -39,6 +39,8 @@ export interface BundleOutcome {
   clearedTables: string[];
   /** One entry per webhook with at least one row, ordered by webhook id. */
   events: WebhookEvents[];
+  /** Touched rows times their table's columns: what the bundle's rows hold in memory (MAX_BUNDLE_CELLS). */
+  cells: number;
 }
 
 /** A touched row of a table that still exists, with its final values normalized to the schema after the bundle. */
@@ -117,7 +119,7 @@ export function applyBundle(
     }
   }
 
-  return { schema: applied.schema, rowWrites, clearedTables: applied.clearedTables, events };
+  return { schema: applied.schema, rowWrites, clearedTables: applied.clearedTables, events, cells };
 }
 
 /** Grist's recalculation bundle: it updates formula values but fires no webhook. */
