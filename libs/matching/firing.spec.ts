@@ -595,11 +595,22 @@ describe('applyBundle: whole-table actions and large bundles', () => {
     const wide = seed([['AddTable', 'Wide', Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }))]]);
     const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
     expect(() => run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200 + 1), {}]])).toThrow(
-      `its rows would hold ${MAX_BUNDLE_CELLS + 200} cells (rows touched times their table's columns), more than ${MAX_BUNDLE_CELLS}`,
+      `its rows would hold ${MAX_BUNDLE_CELLS + 200} cells (rows written times their table's columns), more than ${MAX_BUNDLE_CELLS}`,
     );
     const { outcome } = run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200), {}]]);
     expect(outcome.rowWrites).toHaveLength(MAX_BUNDLE_CELLS / 200);
     expect(outcome.cells).toBe(MAX_BUNDLE_CELLS);
+  });
+
+  it('counts only the rows left live: a ReplaceTableData over a stored table past MAX_BUNDLE_CELLS applies', () => {
+    const wide = seed([['AddTable', 'Wide', Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }))]]);
+    const ids = Array.from({ length: MAX_BUNDLE_CELLS / 200 }, (_, i) => i + 1);
+    const full = run(wide, [['BulkAddRecord', 'Wide', ids, {}]]).state;
+    const webhooks = [hook(full, { table: 'Wide', types: ['add', 'remove'] })];
+    const { outcome } = run(full, [['ReplaceTableData', 'Wide', [1], {}], ['AddRecord', 'Wide', 9999, {}]], webhooks);
+    expect(outcome.cells).toBe(2 * 200);
+    expect(outcome.events[0].rows).toHaveLength(ids.length + 1);
+    expect(outcome.events[0].rows.filter((r) => r.type === 'add').map((r) => r.id)).toEqual([1, 9999]);
   });
 
   it('ReplaceTableData: surviving rows count as added, the others are removed', () => {

@@ -39,7 +39,7 @@ export interface BundleOutcome {
   clearedTables: string[];
   /** One entry per webhook with at least one row, ordered by webhook id. */
   events: WebhookEvents[];
-  /** Touched rows times their table's columns: what the bundle's rows hold in memory (MAX_BUNDLE_CELLS). */
+  /** Rows live after the bundle times their table's columns: what its filled rows hold in memory (MAX_BUNDLE_CELLS). */
   cells: number;
 }
 
@@ -58,10 +58,11 @@ interface FinalRow {
 }
 
 /**
- * Most cells (touched rows times their table's columns) one bundle may hold once its rows carry every column. A
- * bundle lists only the values it writes, and each row it touches is filled to the table's width: 100,000 row ids
- * (600 KB) into a table of 200 columns made 20 million cells and exhausted the matcher's heap on every retry. A bundle
- * that writes its values holds at most about half a million cells per MB.
+ * Most cells (rows live after the bundle times their table's columns) one bundle may hold once its rows carry every
+ * column. A bundle lists only the values it writes, and each row it leaves live is filled to the table's width:
+ * 100,000 row ids (600 KB) into a table of 200 columns made 20 million cells and exhausted the matcher's heap on every
+ * retry. A bundle that writes its values holds at most about half a million cells per MB. Removed rows are not
+ * counted: they are not filled, and a ReplaceTableData over a large stored table must still apply.
  */
 export const MAX_BUNDLE_CELLS = 1_000_000;
 
@@ -78,9 +79,13 @@ export function applyBundle(
 ): BundleOutcome {
   const applied = applyActions(state, bundle.actions);
   let cells = 0;
-  for (const table of applied.schema.tables) cells += (applied.tables.get(table.ref)?.rows.size ?? 0) * table.columns.length;
+  for (const table of applied.schema.tables) {
+    let live = 0;
+    for (const row of applied.tables.get(table.ref)?.rows.values() ?? []) if (row.after !== null) live++;
+    cells += live * table.columns.length;
+  }
   if (cells > MAX_BUNDLE_CELLS) {
-    throw new Error(`its rows would hold ${cells} cells (rows touched times their table's columns), more than ${MAX_BUNDLE_CELLS}`);
+    throw new Error(`its rows would hold ${cells} cells (rows written times their table's columns), more than ${MAX_BUNDLE_CELLS}`);
   }
   /** Touched tables that still exist, by ref, with their touched rows. */
   const touchedTables = new Map<string, { table: TableDef; rows: FinalRow[] }>();
