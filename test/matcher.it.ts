@@ -401,6 +401,9 @@ describe('matcher', () => {
         value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 0 }]] }).replace('"V":0', `"V":${'['.repeat(10_000)}${']'.repeat(10_000)}`),
         reason: /nests arrays or objects/,
       },
+      // under another key (or none) a document's bundles may spread over partitions, and lower actionNums be skipped
+      { key: `${doc}-other`, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 50 }]] }), reason: /message key ".*-other" is not the docId/ },
+      { key: null, value: JSON.stringify({ docId: doc, actionNum: 2, actions: [['UpdateRecord', 'T', 1, { V: 51 }]] }), reason: /message key missing is not the docId/ },
       ...Array.from({ length: 150 }, (_, i) => ({ key: `junk-${i % 7}`, value: `garbage ${i}`, reason: /invalid JSON/ })),
       { key: `${doc}-${'k'.repeat(1000)}`, value: 'garbage with a long key', reason: /invalid JSON/ },
     ];

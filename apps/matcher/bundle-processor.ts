@@ -5,6 +5,7 @@ import { ActionBundle, emptySchema, PayloadEvent, payloadEventId } from '../../l
 import {
   applyBundle,
   DocState,
+  keyProblem,
   MAX_BUNDLE_CELLS,
   MAX_EVENT_BYTES,
   parseBundle,
@@ -158,6 +159,11 @@ export class BundleProcessor {
       const parsed = parseBundle(message.value);
       if (!parsed.ok) {
         result.deadLetters.push({ message, reason: parsed.reason });
+        continue;
+      }
+      const wrongKey = keyProblem(message.key, parsed.bundle.docId);
+      if (wrongKey) {
+        result.deadLetters.push({ message, reason: wrongKey });
         continue;
       }
       const list = byDoc.get(parsed.bundle.docId) ?? [];

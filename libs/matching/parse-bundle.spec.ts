@@ -1,4 +1,4 @@
-import { parseBundle } from './parse-bundle';
+import { keyProblem, parseBundle } from './parse-bundle';
 
 const valid = { docId: 'sales', actionNum: 42, actions: [] as unknown[] };
 const withActions = (...actions: unknown[]): string => JSON.stringify({ ...valid, actions });
@@ -199,5 +199,24 @@ describe('parseBundle', () => {
     ['an empty new column id', ['RenameColumn', 'T', 'A', ''], 'RenameColumn new column id must be a non-empty string'],
   ])('rejects %s', (_name, action, reason) => {
     expect(parseBundle(withActions(action))).toEqual({ ok: false, reason: `actions[0]: ${reason}` });
+  });
+});
+
+describe('keyProblem', () => {
+  it.each<[string, Buffer | null, string | undefined]>([
+    ['the docId', Buffer.from('sales'), undefined],
+    ['the docId in UTF-8', Buffer.from('ventes-\u00e9t\u00e9'), undefined],
+    ['another key', Buffer.from('Sales'), 'message key "Sales" is not the docId "sales": a document\'s bundles must share one key'],
+    ['no key', null, 'message key missing is not the docId "sales": a document\'s bundles must share one key'],
+    ['an empty key', Buffer.from(''), 'message key "" is not the docId "sales": a document\'s bundles must share one key'],
+  ])('%s', (_, key, problem) => {
+    const docId = key?.toString('utf8').startsWith('ventes') ? 'ventes-\u00e9t\u00e9' : 'sales';
+    expect(keyProblem(key, docId)).toBe(problem);
+  });
+
+  it('quotes at most 100 characters of a long key', () => {
+    expect(keyProblem(Buffer.from('k'.repeat(5000)), 'sales')).toBe(
+      `message key "${'k'.repeat(100)}" is not the docId "sales": a document's bundles must share one key`,
+    );
   });
 });

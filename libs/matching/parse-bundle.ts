@@ -28,6 +28,18 @@ const MAX_ROW_ID = 2_147_483_647;
 const QUOTED_CHARS = 100;
 
 /**
+ * Why a bundle's message key does not do (SPEC section 2: key = docId), or undefined. Under another key, bundles of
+ * one document may land on several partitions and be applied out of order: the lower actionNums would be skipped as
+ * duplicates.
+ */
+export function keyProblem(key: Buffer | null, docId: string): string | undefined {
+  const text = key?.toString('utf8');
+  if (text === docId) return undefined;
+  const shown = text === undefined ? 'missing' : JSON.stringify(text.slice(0, QUOTED_CHARS));
+  return `message key ${shown} is not the docId ${JSON.stringify(docId.slice(0, QUOTED_CHARS))}: a document's bundles must share one key`;
+}
+
+/**
  * Validates one message of the doc-actions topic. Values are checked in place and never copied: the bundle returned
  * holds the parsed arrays and objects themselves. What the database could not store is refused here, so that it is
  * dead-lettered rather than failing every retry of its batch.
