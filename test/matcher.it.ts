@@ -460,7 +460,7 @@ describe('matcher', () => {
     await rig.publish({ docId: doc, actionNum: 1, actions: [['AddTable', 'T', columns]] });
     await rig.applied(doc, 1);
     const dlqBefore = rig.dlq.messages.length;
-    const ids = Array.from({ length: 5001 }, (_, i) => i + 1);
+    const ids = Array.from({ length: 6251 }, (_, i) => i + 1);
     await rig.publish({ docId: doc, actionNum: 2, actions: [['BulkAddRecord', 'T', ids, {}]] });
     await rig.publish({ docId: doc, actionNum: 3, actions: [['AddRecord', 'T', 1, { C0: 5 }]] });
     await rig.applied(doc, 3);
@@ -468,7 +468,7 @@ describe('matcher', () => {
     await waitFor('the dead letter', () => rig.dlq.messages.length > dlqBefore);
     const dead = rig.dlq.messages.slice(dlqBefore);
     expect(dead.map((d) => JSON.parse(d.value as string).actionNum)).toEqual([2]);
-    expect(dead[0].headers['dlq-reason']).toMatch(/cannot apply bundle: its rows would hold 1000200 cells/);
+    expect(dead[0].headers['dlq-reason']).toMatch(/cannot apply bundle: its rows would hold 1250200 cells/);
   });
 
   it('honours webhook changes without a restart, firing only for bundles appended after creation or re-enabling', async () => {
