@@ -58,9 +58,10 @@ function isNestedWithin(value: unknown, depth: number): boolean {
 
 /**
  * JSON.parse reads a number past ±1.8e308 as ±Infinity, which JSON.stringify writes as null: the value would change
- * silently. Its text holds an exponent of 3 digits or more, or 309 digits in a row; only text with one is walked.
+ * silently. Its text holds an exponent of 3 digits or more, or 210 digits in a row (an integer part that long times
+ * at most e99 reaches 1e309); only text with one is walked.
  */
-const MAY_OVERFLOW = /[eE]\+?\d{3}|\d{309}/;
+const MAY_OVERFLOW = /[eE]\+?\d{3}|\d{210}/;
 
 function allFinite(value: unknown): boolean {
   if (typeof value === 'number') return Number.isFinite(value);
