@@ -53,6 +53,14 @@ interface ParsedBundle {
   timestamp: number;
 }
 
+/** What a batch adds to the matcher's counters, added once the batch is matched to its end. */
+interface BatchCounts {
+  applied: number;
+  rowChanges: number;
+  duplicates: number;
+  gaps: number;
+}
+
 /** A document's state while one batch is applied: rows fetched so far, kept between its bundles. */
 class DocWorkspace {
   readonly state: DocState;
@@ -177,16 +185,22 @@ export class BundleProcessor {
     const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
     await this.prefetchRows(workspaces, byDoc);
     let cells = 0;
+    const counts: BatchCounts = { applied: 0, rowChanges: 0, duplicates: 0, gaps: 0 };
     for (const [docId, bundles] of byDoc) {
       const doc = workspaces.get(docId)!;
       for (const { bundle, timestamp, message } of bundles) {
-        cells += await this.applyOne(doc, bundle, timestamp, message, result);
+        cells += await this.applyOne(doc, bundle, timestamp, message, result, counts);
         // every row of the batch is kept until it is saved: a batch of bundles each under the cap could still hold
         // too many (100 bundles of 999 row ids into a table of 1,000 columns exhausted the heap)
         if (cells > MAX_BUNDLE_CELLS && messages.length > 1) return { ...result, overBudget: true };
       }
       if (doc.changes.lastActionNum !== doc.changes.previousActionNum) result.docChanges.push(doc.changes);
     }
+    // counted only now: a batch given up on is matched again in parts, which count its bundles then
+    this.metrics.bundlesApplied.inc({}, counts.applied);
+    this.metrics.rowChanges.inc({}, counts.rowChanges);
+    this.metrics.duplicateBundles.inc({}, counts.duplicates);
+    this.metrics.actionNumGaps.inc({}, counts.gaps);
     return result;
   }
 
@@ -223,14 +237,15 @@ export class BundleProcessor {
     timestamp: number,
     message: ActionMessage,
     result: MatchedBatch,
+    counts: BatchCounts,
   ): Promise<number> {
     const { docId, actionNum } = bundle;
     const last = doc.changes.lastActionNum;
     if (actionNum <= last) {
-      this.metrics.duplicateBundles.inc();
+      counts.duplicates++;
       return 0;
     }
-    if (last > 0 && actionNum > last + 1) this.metrics.actionNumGaps.inc();
+    if (last > 0 && actionNum > last + 1) counts.gaps++;
 
     const wanted = doc.missing(rowsToLoad(doc.state.schema, bundle.actions));
     if (wanted.size > 0) {
@@ -269,8 +284,8 @@ export class BundleProcessor {
       return 0;
     }
     doc.apply(actionNum, outcome);
-    this.metrics.bundlesApplied.inc();
-    this.metrics.rowChanges.inc({}, outcome.rowWrites.length);
+    counts.applied++;
+    counts.rowChanges += outcome.rowWrites.length;
     result.events.push(...events);
     if (outcome.events.length > 0) {
       this.logger.debug('bundle matched', { docId, actionNum, webhooks: outcome.events.map((e) => e.webhookId) });
