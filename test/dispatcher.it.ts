@@ -564,8 +564,7 @@ describe('dispatcher: isolation and queue control', () => {
     await usageWhen(call, docId, id, 'delivered', (u) => u.status === 'idle' && u.lastEventBatch !== null);
     expect((await call('DELETE', `/api/docs/${docId}/webhooks/${id}`)).status).toBe(200);
     // per-webhook gauges are read again from Postgres every 2 s
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(await (await fetch(`${dispatcher.url}/metrics`)).text()).not.toContain(id);
+    await waitFor('its series to go', async () => !(await (await fetch(`${dispatcher.url}/metrics`)).text()).includes(id), 5000);
   });
 
   it('DELETE of a webhook abandons its in-flight request and stops its deliveries', async () => {
