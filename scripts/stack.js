@@ -28,10 +28,23 @@ const DATABASE_NAME = 'webhook_engine';
 const log = (msg) => process.stderr.write(`[stack] ${msg}\n`);
 const pidFile = (name) => path.join(STACK_DIR, `${name}.pid`);
 
+/** An argument the command line of each process `up` starts holds, naming this checkout's files. */
+const CMDLINE_MARKER = { kafka: path.join(KAFKA_DIR, 'server.properties'), postgres: PG_DATA_DIR };
+
+/**
+ * The pid of the process `up` started, while it runs; null otherwise. A pid file outlives its process (a crash, a
+ * reboot), and its pid may name another process by now: on Linux the command line must name this stack's files. An
+ * empty or garbled file is no pid (0 would be this script's own process group to `stop`).
+ */
 function readPid(name) {
   try {
     const pid = Number(fs.readFileSync(pidFile(name), 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return null;
     process.kill(pid, 0);
+    if (fs.existsSync('/proc/self/cmdline')) {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!args.includes(CMDLINE_MARKER[name])) return null;
+    }
     return pid;
   } catch {
     return null;
