@@ -244,7 +244,11 @@ async function embeddedPostgresUp() {
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out] });
   fs.writeFileSync(pidFile('postgres'), String(child.pid));
   child.unref();
-  await waitFor('embedded Postgres', () => pgAnswers(`${url}/postgres`), 30_000);
+  await waitFor('embedded Postgres', async () => {
+    // a server that could not start (port taken, data directory locked) exits at once: say so, not "not ready"
+    if (child.exitCode !== null) throw new Error(`the embedded Postgres exited with ${child.exitCode}; see .stack/postgres.log`);
+    return pgAnswers(`${url}/postgres`);
+  }, 30_000);
   return url;
 }
 
