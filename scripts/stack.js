@@ -86,7 +86,12 @@ function run(cmd, args) {
 async function ensureJars() {
   if (fs.existsSync(JARS_DIR) && fs.readdirSync(JARS_DIR).some((f) => /^kafka_2\.13-.*\.jar$/.test(f))) return;
   log('fetching the Kafka broker jars from Maven Central (once)');
-  await run('mvn', ['-q', '-B', '-f', path.join(ROOT, 'tools/kafka/pom.xml'), 'package']);
+  // into a scratch directory renamed when complete: a fetch cut short must not pass for the full set next time
+  const partial = `${JARS_DIR}.partial`;
+  fs.rmSync(partial, { recursive: true, force: true });
+  await run('mvn', ['-q', '-B', '-f', path.join(ROOT, 'tools/kafka/pom.xml'), `-Djars.dir=${partial}`, 'package']);
+  fs.rmSync(JARS_DIR, { recursive: true, force: true });
+  fs.renameSync(partial, JARS_DIR);
 }
 
 function writeBrokerConfig() {
