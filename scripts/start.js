@@ -3,7 +3,8 @@
  * Runs the engine on the local default: the stack (Kafka + Postgres) up, a build, and the three apps, their JSON
  * logs prefixed by app name. Ctrl-C stops the apps (the stack stays up: `npm run stack:down` stops it).
  * Env: the variables of SPEC section 8; ADMIN_API_KEY defaults to "dev-admin-key" and ALLOWED_WEBHOOK_DOMAINS to
- * "localhost" plus the demo receiver's port here, so the demo works out of the box.
+ * "localhost" plus the demo receiver's port here, so the demo works out of the box. PORT moves the API (config-api);
+ * the matcher and dispatcher keep their own ports (8081, 8082): one PORT for all three would collide.
  */
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -27,7 +28,9 @@ async function main() {
   // after the build: the apps' heap limit lives in the engine's own code
   env.NODE_OPTIONS = require(path.join(ROOT, 'dist/libs/runtime/app-process.js')).appNodeOptions(process.env);
   const children = APPS.map((app) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const appEnv = { ...env };
+    if (app !== 'config-api') delete appEnv.PORT;
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps', app, 'main.js')], { env: appEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [child.stdout, child.stderr]) {
       readline.createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${app.padEnd(10)} | ${line}\n`));
     }
