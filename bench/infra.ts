@@ -112,3 +112,28 @@ export async function createEnv(stack: Stack, name: string, partitions: number):
     },
   };
 }
+
+/**
+ * Removes every topic, consumer group and database whose name starts with `prefix`: what a run cut short leaves
+ * beside its open scenarios (a scratch topic of the raw producer, an environment still being created).
+ */
+export async function sweep(stack: Stack, prefix: string): Promise<void> {
+  const admin = new Kafka({ clientId: 'bench-sweep', brokers: stack.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+  const client = new Client({ connectionString: stack.serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { peakRss } from './apps';
-import { ensureStack, Stack } from './infra';
+import { ensureStack, Stack, sweep } from './infra';
 import { BenchOptions, parseOptions } from './options';
 import { rawHttp, rawKafka, rawKafkaProduce } from './raw';
 import { Receiver } from './receiver-client';
@@ -197,6 +197,8 @@ async function main(): Promise<number> {
   const cleanUp = (): Promise<void> =>
     (cleaning ??= (async () => {
       for (const s of ctx.open) await s.close().catch((err) => log(`clean-up of ${s.env.name} failed: ${(err as Error).message}`));
+      // whatever else carries this run's id (every name starts bench_<id>_)
+      await sweep(stack, `bench_${ctx.id}_`).catch((err) => log(`clean-up of bench_${ctx.id}_* failed: ${(err as Error).message}`));
       await receiver.close().catch(() => undefined);
     })());
   process.once('SIGINT', () => {
