@@ -30,6 +30,7 @@ interface StackModule {
   up(): Promise<void>;
   down(): Promise<void>;
   readEnv(): Record<string, string>;
+  readPid(name: 'kafka' | 'postgres'): number | null;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -45,16 +46,12 @@ export interface StackInfo {
   ownsPostgres: boolean;
 }
 
-/** The live pid in .stack/<name>.pid, or null (no file, or the process is gone). */
+/**
+ * The live pid in .stack/<name>.pid, or null (no file, the process is gone, or the pid now names a process the stack
+ * did not start): the stack script's own check, so a stale pid file never makes chaos restart another process.
+ */
 export function stackPid(name: 'kafka' | 'postgres'): number | null {
-  try {
-    const pid = Number(fs.readFileSync(path.join(ROOT, '.stack', `${name}.pid`), 'utf8'));
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+  return stack.readPid(name);
 }
 
 const processAlive = (pid: number): boolean => {

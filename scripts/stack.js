@@ -310,7 +310,7 @@ function readEnv() {
   return Object.fromEntries(fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
 }
 
-module.exports = { up, down, readEnv };
+module.exports = { up, down, readEnv, readPid };
 
 if (require.main === module) {
   const command = process.argv[2];
