@@ -201,10 +201,16 @@ async function main(): Promise<number> {
       await sweep(stack, `bench_${ctx.id}_`).catch((err) => log(`clean-up of bench_${ctx.id}_* failed: ${(err as Error).message}`));
       await receiver.close().catch(() => undefined);
     })());
-  process.once('SIGINT', () => {
-    log('interrupted: cleaning up');
-    void cleanUp().finally(() => process.exit(130));
-  });
+  // Ctrl-C, or a supervisor's stop (timeout, CI): the apps would otherwise outlive the bench, still consuming
+  const signalled = (signal: NodeJS.Signals, code: number): void => {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void cleanUp().finally(() => process.exit(code));
+    });
+  };
+  signalled('SIGINT', 130);
+  signalled('SIGTERM', 143);
+  signalled('SIGHUP', 129);
 
   let failed = false;
   try {
