@@ -35,11 +35,17 @@ describe('rowsToLoad', () => {
       ['BulkRemoveRecord', 'People', [2]],
     ], [['t1', [1, 3, 5]], ['t4', [2]]]],
     ['all rows for ReplaceTableData', [['ReplaceTableData', 'Orders', [1], {}]], [['t1', 'all']]],
-    ['all rows for TableData, even after ids of the same table', [
+    ['for TableData, only the ids before it: the snapshot replaces every stored row', [
       ['UpdateRecord', 'Orders', 3, {}],
       ['TableData', 'Orders', [1], {}],
       ['UpdateRecord', 'Orders', 4, {}],
-    ], [['t1', 'all']]],
+      ['ReplaceTableData', 'Orders', [5], {}],
+    ], [['t1', [3]]]],
+    ['nothing for TableData alone, and nothing after it through a rename', [
+      ['TableData', 'Orders', [1], {}],
+      ['RenameTable', 'Orders', 'Sales'],
+      ['UpdateRecord', 'Sales', 2, {}],
+    ], []],
     [
       'nothing for a table that does not exist yet',
       [['AddRecord', 'Logs', 1, {}], ['TableData', 'Stock', [1], {}]],

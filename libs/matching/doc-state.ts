@@ -69,7 +69,8 @@ const canRename = (names: { has(name: string): boolean }, from: string, to: stri
 
 /**
  * Which stored rows `applyActions` needs, from the schema before the bundle. Tables are followed through renames;
- * tables that do not exist before the bundle (created, implicitly declared, or removed then re-created) need nothing.
+ * tables that do not exist before the bundle (created, implicitly declared, or removed then re-created) need nothing,
+ * nor does a table from its TableData snapshot on.
  */
 export function rowsToLoad(schema: DocSchema, actions: DocAction[]): RowsToLoad {
   // Current name -> ref of a table that existed before the bundle, or null for one the bundle created.
@@ -103,8 +104,11 @@ export function rowsToLoad(schema: DocSchema, actions: DocAction[]): RowsToLoad 
         need(action[1], action[2]);
         break;
       case 'ReplaceTableData':
-      case 'TableData':
         need(action[1], 'all');
+        break;
+      case 'TableData':
+        // the snapshot replaces every stored row and fires nothing: from here on the table needs none of them
+        refs.set(action[1], null);
         break;
       case 'AddTable':
       case 'AddColumn':
