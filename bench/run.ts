@@ -58,7 +58,7 @@ async function mainScenario(ctx: Context): Promise<void> {
   const bundles = await s.publishRows(opts.rows);
 
   log('1. raw Kafka consumer');
-  const kafka = await rawKafka(s.env.kafka, s.env.actionsTopic, bundles + opts.docs, `${s.env.name}.raw`);
+  const kafka = await rawKafka(s.env.kafka, s.env.actionsTopic, bundles + opts.docs, `${s.env.name}.raw`, opts.rawSeconds * 1000);
   await s.env.admin.deleteGroups([`${s.env.name}.raw`]).catch(() => undefined);
   log('1. raw HTTP client');
   // as many requests in flight as the dispatcher can have here: one per webhook, up to its concurrency
