@@ -620,6 +620,15 @@ describe('dispatcher: crashes, restarts and several instances', () => {
     return app;
   }
 
+  /** A webhook posting to `path` of the holding receiver, its first request in flight, and the instance sending it. */
+  async function firstRequestInFlight(path: string, rowIds: number[]) {
+    const id = await createWebhook(call, docId, `${holder.url}${path}`);
+    const requests = () => holder.requests.filter((r) => r.url === path);
+    await feed.publish(id, rowIds);
+    await waitFor('the first request in flight', () => requests().length === 1);
+    return { id, requests, sender: await leaseHolder(id) };
+  }
+
   it('loses nothing when the dispatcher is killed (kill -9) while queueing and delivering', async () => {
     const [a, b] = [await createWebhook(call, docId, `${receiver.url}/crash-a`), await createWebhook(call, docId, `${receiver.url}/crash-b`)];
     const inFlight = gate();
@@ -697,11 +706,7 @@ describe('dispatcher: crashes, restarts and several instances', () => {
   });
 
   it('abandons the request of an instance paused past its lease once another took the webhook over', async () => {
-    const id = await createWebhook(call, docId, `${holder.url}/paused`);
-    const requests = () => holder.requests.filter((r) => r.url === '/paused');
-    await feed.publish(id, range(1, 150));
-    await waitFor('the first request in flight', () => requests().length === 1);
-    const paused = await leaseHolder(id);
+    const { id, requests, sender: paused } = await firstRequestInFlight('/paused', range(1, 150));
     paused.process.kill('SIGSTOP');
     try {
       const [late] = requests();
@@ -727,15 +732,12 @@ describe('dispatcher: crashes, restarts and several instances', () => {
   });
 
   it('lets the other instance take over a webhook when the one delivering it is killed mid-batch', async () => {
-    const id = await createWebhook(call, docId, `${holder.url}/takeover`);
-    await feed.publish(id, range(1, 5));
-    await waitFor('the request in flight', () => holder.requests.filter((r) => r.url === '/takeover').length === 1);
-    const victim = await leaseHolder(id);
+    const { id, requests, sender: victim } = await firstRequestInFlight('/takeover', range(1, 5));
     const killedAt = Date.now();
     await victim.kill();
-    const [first] = holder.requests.filter((r) => r.url === '/takeover');
+    const [first] = requests();
     await waitFor('the connection to drop with the killed instance', () => first.closedAt !== null, 2000);
-    const again = await waitFor('the survivor to send the batch again', () => holder.requests.filter((r) => r.url === '/takeover')[1], 10_000);
+    const again = await waitFor('the survivor to send the batch again', () => requests()[1], 10_000);
     expect(again.at - killedAt).toBeLessThan(7000);
     expect(again.headers['webhook-id']).toBe(first.headers['webhook-id']);
     expect(again.body).toBe(first.body);
@@ -744,11 +746,7 @@ describe('dispatcher: crashes, restarts and several instances', () => {
   });
 
   it('on SIGTERM lets the request in flight be answered and recorded, then exits 0: the batch is not sent again', async () => {
-    const id = await createWebhook(call, docId, `${holder.url}/graceful`);
-    const requests = () => holder.requests.filter((r) => r.url === '/graceful');
-    await feed.publish(id, range(1, 5));
-    await waitFor('the request in flight', () => requests().length === 1);
-    const stopping = await leaseHolder(id);
+    const { id, requests, sender: stopping } = await firstRequestInFlight('/graceful', range(1, 5));
     const exited = new Promise<number | null>((resolve) => stopping.process.once('exit', resolve));
     stopping.process.kill('SIGTERM');
     await waitFor('the stop to wait for the request', () => stopping.logs.some((l) => l.includes('"msg":"finishing requests in flight"')));
