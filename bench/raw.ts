@@ -1,7 +1,7 @@
 /** Raw limits of the machine, with the bench's own data: a bare Kafka consumer and producer, a bare HTTP client. */
 import { Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'undici';
-import { createEventProducer, MAX_MESSAGE_BYTES, Outgoing, sendInSlices } from '../libs/runtime/kafka';
+import { createEventProducer, MATCHER_PARTITIONS_AT_ONCE, MAX_MESSAGE_BYTES, Outgoing, sendInSlices } from '../libs/runtime/kafka';
 import { perSecond, waitFor } from './util';
 
 export interface RawKafkaResult {
@@ -9,9 +9,6 @@ export interface RawKafkaResult {
   ms: number;
   messagesPerSec: number;
 }
-
-/** Partitions the matcher handles at once, at most (MAX_PARTITIONS_AT_ONCE in apps/matcher/bundle.consumer.ts). */
-const MATCHER_PARTITIONS_AT_ONCE = 8;
 
 /**
  * Reads `topic` from the beginning with the matcher's consumer settings, handing each batch's messages to

@@ -193,5 +193,4 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
       if (lost || loop.leaseUntil - RENEW_EVERY_MS <= now) loop.controller.abort(new Error('lease lost or about to run out'));
     }
   }
-
 }

@@ -6,7 +6,15 @@ import { DocStateRepository } from '../../libs/db/doc-state.repository';
 import { splitPayloadEvent } from '../../libs/matching';
 import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { BatchConsumer, createEventProducer, Outgoing, SEND_BYTES, sendInSlices, startBatchConsumer } from '../../libs/runtime/kafka';
+import {
+  BatchConsumer,
+  createEventProducer,
+  MATCHER_PARTITIONS_AT_ONCE,
+  Outgoing,
+  SEND_BYTES,
+  sendInSlices,
+  startBatchConsumer,
+} from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
 
@@ -15,8 +23,6 @@ import { MatcherMetrics } from './matcher.metrics';
  * held at once (each bundle may fire every webhook of its table).
  */
 const CHUNK = 250;
-/** Partitions matched at once, at most: each holds a chunk and its events in memory (256 MB heap, see app-process). */
-const MAX_PARTITIONS_AT_ONCE = 8;
 
 /**
  * A larger payload event goes as several (splitPayloadEvent): one message must fit even a topic left at the
@@ -55,7 +61,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       logger: this.logger,
       // several partitions at once, each in its order: a batch does not wait behind the others' round trips, and
       // partitions hold distinct documents (key = docId), so their writes never wait on each other
-      partitionsConsumedConcurrently: Math.min(this.config.topicPartitions, MAX_PARTITIONS_AT_ONCE),
+      partitionsConsumedConcurrently: Math.min(this.config.topicPartitions, MATCHER_PARTITIONS_AT_ONCE),
       eachBatch: (payload) => this.handleBatch(payload),
     });
   }

@@ -154,32 +154,32 @@ function saveRows(
   upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }>,
 ): Promise<Array<{ doc_id: string }>> {
   return q.rows(
-      `WITH saved AS (
-         INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
-           SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
-         ON CONFLICT (doc_id) DO UPDATE
-           SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
-           WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
-         RETURNING doc_id),
-       upsert AS (
-         SELECT * FROM json_to_recordset($8::json) AS u(doc text, tab text, row_id int, fields json)
-          WHERE u.doc IN (SELECT doc_id FROM saved)),
-       deleted AS (
-         DELETE FROM doc_rows r USING unnest($5::text[], $6::text[], $7::int[]) AS c(doc, tab, row_id)
-          WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND r.row_id = c.row_id AND c.doc IN (SELECT doc_id FROM saved)),
-       upserted AS (
-         INSERT INTO doc_rows (doc_id, table_ref, row_id, fields) SELECT doc, tab, row_id, fields FROM upsert
-         ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields)
-       SELECT doc_id FROM saved`,
-      [
-        changes.map((c) => c.docId),
-        changes.map((c) => c.lastActionNum),
-        changes.map((c) => JSON.stringify(c.schema)),
-        changes.map((c) => c.previousActionNum),
-        deletes.doc,
-        deletes.table,
-        deletes.row,
-        JSON.stringify(upserts),
-      ],
-    );
+    `WITH saved AS (
+       INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
+         SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
+       ON CONFLICT (doc_id) DO UPDATE
+         SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
+         WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
+       RETURNING doc_id),
+     upsert AS (
+       SELECT * FROM json_to_recordset($8::json) AS u(doc text, tab text, row_id int, fields json)
+        WHERE u.doc IN (SELECT doc_id FROM saved)),
+     deleted AS (
+       DELETE FROM doc_rows r USING unnest($5::text[], $6::text[], $7::int[]) AS c(doc, tab, row_id)
+        WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND r.row_id = c.row_id AND c.doc IN (SELECT doc_id FROM saved)),
+     upserted AS (
+       INSERT INTO doc_rows (doc_id, table_ref, row_id, fields) SELECT doc, tab, row_id, fields FROM upsert
+       ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields)
+     SELECT doc_id FROM saved`,
+    [
+      changes.map((c) => c.docId),
+      changes.map((c) => c.lastActionNum),
+      changes.map((c) => JSON.stringify(c.schema)),
+      changes.map((c) => c.previousActionNum),
+      deletes.doc,
+      deletes.table,
+      deletes.row,
+      JSON.stringify(upserts),
+    ],
+  );
 }

@@ -59,6 +59,12 @@ export async function ensureTopics(admin: Admin, topics: string[], numPartitions
   });
 }
 
+/**
+ * Partitions the matcher matches at once, at most: each holds a chunk and its events in memory (256 MB heap, see
+ * app-process). The bench's raw consumer reads with the same.
+ */
+export const MATCHER_PARTITIONS_AT_ONCE = 8;
+
 export interface BatchConsumerOptions {
   groupId: string;
   topic: string;
