@@ -3,7 +3,9 @@
  * it was created (SPEC section 3), so no poll that starts after its activeSince may miss it.
  */
 import { randomUUID } from 'node:crypto';
+import { DocStateRepository } from '../libs/db/doc-state.repository';
 import { WebhookRepository } from '../libs/db/webhook.repository';
+import { emptySchema } from '../libs/domain';
 import { NewWebhook } from '../libs/webhook-api';
 import { useMigratedDatabase, waitFor } from './support/harness';
 
@@ -41,6 +43,20 @@ describe('webhook changes and the matcher poll', () => {
     await waitFor('the poll to wait on the change', async () => (await waitingOnLocks()) > 0);
     await held.release();
     expect(await polled).toBe(before + 1);
+  });
+
+  it("a batch's read of its documents waits for a change in progress and then reads its version", async () => {
+    const docs = new DocStateRepository(database.source);
+    await docs.save([{ docId: 'd1', previousActionNum: 0, lastActionNum: 4, schema: emptySchema(), clearedTables: [], rows: new Map() }]);
+    const before = await repo.configVersion();
+    const held = await holdConfigLock();
+    const read = docs.loadDocsWithConfigVersion(['d1', 'unknown']);
+    await waitFor('the read to wait on the change', async () => (await waitingOnLocks()) > 0);
+    await held.release();
+    const { docs: found, configVersion } = await read;
+    expect(configVersion).toBe(before + 1);
+    expect([...found.values()].map((d) => [d.docId, d.lastActionNum])).toEqual([['d1', 4]]);
+    expect((await docs.loadDocsWithConfigVersion([])).configVersion).toBe(before + 1);
   });
 
   it('a created webhook is active from a time after every change before it committed', async () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DocChanges, DocStateRepository } from '../../libs/db/doc-state.repository';
+import { DocChanges, DocStateRepository, StoredDoc } from '../../libs/db/doc-state.repository';
 import { ActionBundle, emptySchema, PayloadEvent, payloadEventId } from '../../libs/domain';
 import {
   applyBundle,
@@ -179,9 +179,7 @@ export class BundleProcessor {
       byDoc.set(parsed.bundle.docId, list);
     }
     if (byDoc.size === 0) return result;
-    await this.webhooks.ensureFresherThan(Math.max(...messages.map((m) => m.timestamp)));
-
-    const stored = await this.docs.loadDocs([...byDoc.keys()]);
+    const stored = await this.loadDocs([...byDoc.keys()], Math.max(...messages.map((m) => m.timestamp)));
     const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
     await this.prefetchRows(workspaces, byDoc);
     let cells = 0;
@@ -202,6 +200,18 @@ export class BundleProcessor {
     this.metrics.duplicateBundles.inc({}, counts.duplicates);
     this.metrics.actionNumGaps.inc({}, counts.gaps);
     return result;
+  }
+
+  /**
+   * The batch's documents, read with the config version when the webhooks may be older than the batch's newest bundle
+   * (appended at `appendedAt`), which are then refreshed if it changed.
+   */
+  private async loadDocs(docIds: string[], appendedAt: number): Promise<Map<string, StoredDoc>> {
+    if (!this.webhooks.mayBeOlderThan(appendedAt)) return this.docs.loadDocs(docIds);
+    const readAt = Date.now();
+    const { docs, configVersion } = await this.docs.loadDocsWithConfigVersion(docIds);
+    await this.webhooks.confirmVersion(configVersion, readAt);
+    return docs;
   }
 
   /**

@@ -53,11 +53,18 @@ export class WebhookRulesCache implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Refreshes first if a bundle appended at `appendedAt` may be newer than the cache, so a webhook fires for every
-   * bundle appended after it was created, not only for those read a poll later.
+   * True when a bundle appended at `appendedAt` may be newer than the cache: the config version must be read before
+   * it is matched (confirmVersion), so a webhook fires for every bundle appended after it was created, not only for
+   * those read a poll later.
    */
-  async ensureFresherThan(appendedAt: number): Promise<void> {
-    if (this.refreshedAt <= appendedAt) await this.refresh();
+  mayBeOlderThan(appendedAt: number): boolean {
+    return this.refreshedAt <= appendedAt;
+  }
+
+  /** `version` was read (as WebhookRepository.configVersion reads it) after `readAt`: refreshes if it changed. */
+  async confirmVersion(version: number, readAt: number): Promise<void> {
+    if (version === this.version) this.refreshedAt = Math.max(this.refreshedAt, readAt);
+    else await this.refresh();
   }
 
   refresh(): Promise<void> {

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { Queryable, Sql } from './sql';
+import { CONFIG_VERSION } from './webhook.repository';
 import { DocSchema } from '../domain';
 
 /** Row values keyed by column ref. */
@@ -24,6 +25,11 @@ export interface DocChanges {
   rows: Map<string, { tableRef: string; rowId: number; values: StoredRowValues | null }>;
 }
 
+type DocRow = { doc_id: string; last_action_num: string; schema: DocSchema };
+
+const toStoredDocs = (rows: DocRow[]): Map<string, StoredDoc> =>
+  new Map(rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]));
+
 /** The matcher's event-sourced document state: schema and last applied actionNum per document, rows per table. */
 export class DocStateRepository {
   private readonly sql: Sql;
@@ -33,13 +39,20 @@ export class DocStateRepository {
   }
 
   async loadDocs(docIds: string[]): Promise<Map<string, StoredDoc>> {
-    const rows: Array<{ doc_id: string; last_action_num: string; schema: DocSchema }> = await this.sql.rows(
-      'SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)',
+    return toStoredDocs(await this.sql.rows('SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)', [docIds]));
+  }
+
+  /**
+   * The documents, and the webhooks' config version read as WebhookRepository.configVersion reads it: one round trip
+   * for a batch that must know both before it is matched.
+   */
+  async loadDocsWithConfigVersion(docIds: string[]): Promise<{ docs: Map<string, StoredDoc>; configVersion: number }> {
+    const rows: Array<DocRow & { config_version: string }> = await this.sql.rows(
+      `SELECT v.version AS config_version, d.doc_id, d.last_action_num, d.schema
+         FROM (${CONFIG_VERSION}) v LEFT JOIN docs d ON d.doc_id = ANY($1)`,
       [docIds],
     );
-    return new Map(
-      rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]),
-    );
+    return { docs: toStoredDocs(rows.filter((r) => r.doc_id !== null)), configVersion: Number(rows[0].config_version) };
   }
 
   async loadSchema(docId: string): Promise<DocSchema | null> {

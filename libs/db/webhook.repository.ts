@@ -50,6 +50,9 @@ const values = (w: StoredWebhook): unknown[] => [
  * row lock it holds until commit orders it against their polls (configVersion). It is the last lock a change takes
  * before writing (the first of a creation, which touches no existing row), so polls wait on no purge of a queue.
  */
+/** The config version, read as configVersion() explains. */
+export const CONFIG_VERSION = 'SELECT version FROM config_version FOR SHARE';
+
 export class WebhookRepository {
   private readonly sql: Sql;
 
@@ -62,7 +65,7 @@ export class WebhookRepository {
    * sees that webhook: activeSince is stamped under the lock (insert, update), never before it.
    */
   async configVersion(): Promise<number> {
-    const rows: Array<{ version: string }> = await this.sql.rows('SELECT version FROM config_version FOR SHARE');
+    const rows: Array<{ version: string }> = await this.sql.rows(CONFIG_VERSION);
     return Number(rows[0].version);
   }
 
