@@ -10,9 +10,12 @@ import { useMigratedDatabase, waitFor } from './support/harness';
 
 const database = useMigratedDatabase();
 let repo: DeliveryRepository;
+/** Another instance's: its statements are never gathered with `repo`'s, so the two run concurrently. */
+let otherRepo: DeliveryRepository;
 
 beforeAll(() => {
   repo = new DeliveryRepository(database.source);
+  otherRepo = new DeliveryRepository(database.source);
 });
 
 async function webhook(opts: { enabled?: boolean; activeSince?: number } = {}): Promise<string> {
@@ -97,11 +100,36 @@ describe('storeEvents', () => {
   it('keeps each queue whole when batches for the same webhooks are stored concurrently', async () => {
     const hooks = [await webhook(), await webhook(), await webhook()];
     const batches = Array.from({ length: 8 }, (_, b) => hooks.map((h, i) => received(h, 100 + b * 10 + i, [b * 10 + i])).reverse());
-    await Promise.all(batches.map((batch) => repo.storeEvents(batch)));
+    await Promise.all(batches.map((batch, b) => (b % 2 ? otherRepo : repo).storeEvents(batch)));
     for (const h of hooks) {
       expect(await numWaiting(h)).toBe(8);
       expect(await queue(h)).toHaveLength(8);
     }
+  });
+
+  it('answers each of the batches stored at once with its own counts', async () => {
+    const [a, b] = [await webhook(), await webhook({ enabled: false })];
+    const results = await Promise.all([
+      repo.storeEvents([received(a, 1, [1, 2]), received(b, 1, [1])]),
+      repo.storeEvents([received(a, 2, [3]), received(a, 1, [1, 2])]),
+      repo.storeEvents([]),
+    ]);
+    expect(results).toEqual([
+      { queuedEvents: 1, queuedRows: 2, duplicates: 0, dropped: 1 },
+      { queuedEvents: 1, queuedRows: 1, duplicates: 1, dropped: 0 },
+      { queuedEvents: 0, queuedRows: 0, duplicates: 0, dropped: 0 },
+    ]);
+    expect(await queuedIds(a)).toEqual([[1, [1, 2]], [2, [3]]]);
+    expect(await numWaiting(a)).toBe(3);
+  });
+
+  it('stores the other batches when one stored at once with them fails', async () => {
+    const a = await webhook();
+    const unstorable: ReceivedEvent = { ...received(a, 2, [2]), json: JSON.stringify({ ...JSON.parse(received(a, 2, [2]).json), webhookId: 'no-uuid' }) };
+    const [good, bad] = await Promise.allSettled([repo.storeEvents([received(a, 1, [1])]), repo.storeEvents([unstorable])]);
+    expect(good).toEqual({ status: 'fulfilled', value: { queuedEvents: 1, queuedRows: 1, duplicates: 0, dropped: 0 } });
+    expect(bad.status).toBe('rejected');
+    expect(await queuedIds(a)).toEqual([[1, [1]]]);
   });
 });
 
@@ -185,7 +213,7 @@ describe('statements that lock several webhooks', () => {
       const order = shuffled(round);
       await Promise.all([
         repo.storeEvents(order.map((h) => received(h, round + 1, [round]))),
-        repo.storeEvents([...order].reverse().map((h) => received(h, 10_000 + round, [round]))),
+        otherRepo.storeEvents([...order].reverse().map((h) => received(h, 10_000 + round, [round]))),
         repo.renewLeases(owner, [...order].reverse(), Date.now() + 60_000),
         ...order.map((h) => repo.startAttempt({ webhookId: h, generation: 0, owner, status: sending, batchId: randomUUID(), batchEnd: { lastSeq: round, endOffset: 1 } })),
       ]);

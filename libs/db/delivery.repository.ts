@@ -174,12 +174,13 @@ const attemptRecord = ({ webhookId, generation, owner, status }: AttemptRef): Re
 export class DeliveryRepository {
   private readonly sql: Sql;
 
-  // the delivery loops' statements, each gathered across loops into few round trips
+  // the delivery loops' statements, each gathered across loops into few round trips, and intake's across partitions
   private readonly heads = new Coalescer((wanted: Array<{ webhookId: string; batchSize: number }>) => this.loadHeads(wanted));
   private readonly starts = new Coalescer((attempts: AttemptStart[]) => this.startAttempts(attempts));
   private readonly successes = new Coalescer((attempts: AttemptSuccess[]) => this.recordSuccesses(attempts));
   private readonly failures = new Coalescer((attempts: AttemptFailure[]) => this.recordFailures(attempts));
   private readonly releases = new Coalescer((leases: Array<{ owner: string; webhookId: string }>) => this.releaseLeases(leases));
+  private readonly intake = new Coalescer((batches: ReceivedEvent[][]) => this.storeBatches(batches));
 
   constructor(db: DataSource) {
     this.sql = new Sql(db);
@@ -189,20 +190,43 @@ export class DeliveryRepository {
    * Stores payload events in one statement (one round trip, one transaction): drops duplicates by eventId and events
    * a webhook must not get, appends one queue entry per event in topic order, and counts its rows into numWaiting.
    * The events' own JSON text goes as one document and their rows are stored as that text, so nothing is
-   * serialised again.
+   * serialised again. Batches stored at once (the partitions of one fetch) share that statement.
    */
   async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
-    const byId = new Map(received.map((r) => [r.eventId, r]));
-    const result: IntakeResult = { queuedEvents: 0, queuedRows: 0, duplicates: received.length - byId.size, dropped: 0 };
-    if (byId.size === 0) return result;
-    const unique = [...byId.values()];
-    const [stored] = await this.sql.rows<{ unique: number; wanted: number; fresh: number; rows: number }>(
+    const stored = await this.intake.call(received);
+    if ('failed' in stored) throw stored.failed;
+    return stored;
+  }
+
+  private async storeBatches(batches: ReceivedEvent[][]): Promise<Array<IntakeResult | { failed: unknown }>> {
+    try {
+      return await this.storeTogether(batches);
+    } catch (err) {
+      if (batches.length === 1) throw err;
+      // whatever failed must not hold up the other partitions' batches: each is stored alone
+      return Promise.all(batches.map((batch) => this.storeTogether([batch]).then(([stored]) => stored, (failed) => ({ failed }))));
+    }
+  }
+
+  private async storeTogether(batches: ReceivedEvent[][]): Promise<IntakeResult[]> {
+    const results = batches.map((): IntakeResult => ({ queuedEvents: 0, queuedRows: 0, duplicates: 0, dropped: 0 }));
+    // an event seen twice is a duplicate of its first sighting, in its batch or an earlier one
+    const seen = new Set<string>();
+    const unique: Array<{ event: ReceivedEvent; batch: number }> = [];
+    batches.forEach((events, batch) => {
+      for (const event of events) {
+        if (seen.has(event.eventId)) results[batch].duplicates++;
+        else (seen.add(event.eventId), unique.push({ event, batch }));
+      }
+    });
+    if (unique.length === 0) return results;
+    const stored = await this.sql.rows<{ batch: number; unique: number; wanted: number; fresh: number; rows: number }>(
       // numbers read as numeric: 7.0 and 7e0 are integers to JSON (and to parsePayloadEvent), not to bigint's input
       `WITH ev AS (
-         SELECT e.*, n.num_rows
+         SELECT e.*, n.num_rows, n.batch
            FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" numeric, "bundleTime" numeric,
                   "tableId" text, rows json)) WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, payload_rows, i)
-           JOIN unnest($2::int[]) WITH ORDINALITY AS n(num_rows, i) ON n.i = e.i),
+           JOIN unnest($2::int[], $3::int[]) WITH ORDINALITY AS n(num_rows, batch, i) ON n.i = e.i),
        -- SHARE: a webhook cannot be deleted, disabled or re-enabled under us. Its enabled flag and activeSince are
        -- those committed last (a PATCH in progress is waited for), so a disable's clearing cannot miss what we queue
        hooks AS (
@@ -226,15 +250,20 @@ export class DeliveryRepository {
        -- a data-modifying CTE runs to completion whether or not the final SELECT reads it
        counted AS (
          UPDATE webhook_delivery d SET num_waiting = d.num_waiting + x.n FROM locked x WHERE d.webhook_id = x.webhook_id)
-       SELECT (SELECT count(*) FROM ev)::int AS unique, (SELECT count(*) FROM wanted)::int AS wanted,
-              (SELECT count(*) FROM fresh)::int AS fresh, (SELECT coalesce(sum(n), 0) FROM counts)::int AS rows`,
-      [joinJson(unique.map((r) => r.json)), unique.map((r) => r.numRows)],
+       SELECT ev.batch, count(*)::int AS unique, count(w.event_id)::int AS wanted, count(f.event_id)::int AS fresh,
+              coalesce(sum(ev.num_rows) FILTER (WHERE f.event_id IS NOT NULL), 0)::int AS rows
+         FROM ev LEFT JOIN wanted w ON w.event_id = ev.event_id LEFT JOIN fresh f ON f.event_id = ev.event_id
+        GROUP BY ev.batch`,
+      [joinJson(unique.map((u) => u.event.json)), unique.map((u) => u.event.numRows), unique.map((u) => u.batch)],
     );
-    result.dropped = stored.unique - stored.wanted;
-    result.duplicates += stored.wanted - stored.fresh;
-    result.queuedEvents = stored.fresh;
-    result.queuedRows = stored.rows;
-    return result;
+    for (const s of stored) {
+      const result = results[s.batch];
+      result.dropped = s.unique - s.wanted;
+      result.duplicates += s.wanted - s.fresh;
+      result.queuedEvents = s.fresh;
+      result.queuedRows = s.rows;
+    }
+    return results;
   }
 
   /** Leases up to `limit` enabled webhooks that have rows waiting, are due, and are leased by nobody. */
