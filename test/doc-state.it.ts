@@ -59,7 +59,7 @@ describe('DocStateRepository.save', () => {
       ]),
       new Map([['d1', 1], ['d2', 1]]),
     );
-    const flat = [...loaded].flatMap(([doc, tables]) => [...tables].flatMap(([table, rows]) => [...rows].map(([id, v]) => [doc, table, id, v])));
+    const flat = [...loaded.rows].flatMap(([doc, tables]) => [...tables].flatMap(([table, rows]) => [...rows].map(([id, v]) => [doc, table, id, v])));
     expect(flat.sort()).toEqual([
       ['d1', 't1', 1, { v: 11 }],
       ['d1', 't1', 2, { v: 12 }],
@@ -76,7 +76,7 @@ describe('DocStateRepository.save', () => {
       ['e3', new Map<string, number[] | 'all'>([['t', 'all']])],
     ]);
     // a new document (e3) is at 0 until saved
-    await expect(repo.loadRows(wanted, new Map([['e1', 3], ['e2', 1], ['e3', 0]]))).resolves.toBeInstanceOf(Map);
+    await expect(repo.loadRows(wanted, new Map([['e1', 3], ['e2', 1], ['e3', 0]]))).resolves.toHaveProperty('rows');
     await expect(repo.loadRows(wanted, new Map([['e1', 2], ['e2', 1], ['e3', 0]]))).rejects.toThrow(
       'document state changed by another matcher meanwhile: e1',
     );
@@ -84,5 +84,16 @@ describe('DocStateRepository.save', () => {
     await expect(repo.loadRows(wanted, new Map([['e1', 3], ['e2', 1], ['e3', 0]]))).rejects.toThrow(
       'document state changed by another matcher meanwhile: e3',
     );
+  });
+
+  it('checks documents with no rows to read, and reads the config version with the rows when asked', async () => {
+    await repo.save([changes('f1', 0, 2, [['t', 1, { v: 2 }]])]);
+    const version = Number((await database.db.query<{ version: string }>('SELECT version FROM config_version'))[0].version);
+    const none = new Map<string, Map<string, number[] | 'all'>>();
+    await expect(repo.loadRows(none, new Map([['f1', 2]]), { configVersion: true })).resolves.toEqual({ rows: new Map(), configVersion: version });
+    await expect(repo.loadRows(none, new Map([['f1', 1]]))).rejects.toThrow('document state changed by another matcher meanwhile: f1');
+    const wanted = new Map([['f1', new Map<string, number[] | 'all'>([['t', 'all']])]]);
+    const loaded = await repo.loadRows(wanted, new Map([['f1', 2]]), { configVersion: true });
+    expect(loaded).toEqual({ rows: new Map([['f1', new Map([['t', new Map([[1, { v: 2 }]])]])]]), configVersion: version });
   });
 });

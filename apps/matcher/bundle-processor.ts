@@ -18,6 +18,7 @@ import {
 import { Logger } from '../../libs/observability';
 import { LOGGER } from '../../libs/runtime/core.module';
 import { MatcherMetrics } from './matcher.metrics';
+import { KnownDocs } from './known-docs';
 import { WebhookRulesCache } from './webhook-rules.cache';
 
 /** One message of the doc-actions topic, as the consumer hands it over. */
@@ -39,6 +40,8 @@ export interface MatchedBatch {
   events: PayloadEvent[];
   deadLetters: DeadLetter[];
   docChanges: DocChanges[];
+  /** Each document's state once `docChanges` are saved (KnownDocs); documents never saved are not in it. */
+  docStates: StoredDoc[];
   /** Encodes the events: it already holds the JSON of their rows, written when their size was checked. */
   encode: PayloadEventEncoder;
   /**
@@ -46,6 +49,12 @@ export interface MatchedBatch {
    * matched again in smaller parts (never set for a batch of one message).
    */
   overBudget?: boolean;
+}
+
+/** Whether the batch must still read the config version before it is matched, and from when such a read counts. */
+interface VersionCheck {
+  pending: boolean;
+  readAt: number;
 }
 
 interface ParsedBundle {
@@ -150,6 +159,7 @@ class DocWorkspace {
 @Injectable()
 export class BundleProcessor {
   private readonly docs: DocStateRepository;
+  private readonly known = new KnownDocs();
 
   constructor(
     db: DataSource,
@@ -161,7 +171,7 @@ export class BundleProcessor {
   }
 
   async process(messages: ActionMessage[]): Promise<MatchedBatch> {
-    const result: MatchedBatch = { events: [], deadLetters: [], docChanges: [], encode: payloadEventEncoder() };
+    const result: MatchedBatch = { events: [], deadLetters: [], docChanges: [], docStates: [], encode: payloadEventEncoder() };
     const byDoc = new Map<string, Array<ParsedBundle & { message: ActionMessage }>>();
     for (const message of messages) {
       const parsed = parseBundle(message.value);
@@ -179,9 +189,13 @@ export class BundleProcessor {
       byDoc.set(parsed.bundle.docId, list);
     }
     if (byDoc.size === 0) return result;
-    const stored = await this.loadDocs([...byDoc.keys()], Math.max(...messages.map((m) => m.timestamp)));
+    const version: VersionCheck = {
+      pending: this.webhooks.mayBeOlderThan(Math.max(...messages.map((m) => m.timestamp))),
+      readAt: Date.now(),
+    };
+    const { stored, remembered } = await this.startStates([...byDoc.keys()], version);
     const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
-    await this.prefetchRows(workspaces, byDoc);
+    await this.prefetchRows(workspaces, byDoc, remembered, version);
     let cells = 0;
     const counts: BatchCounts = { applied: 0, rowChanges: 0, duplicates: 0, gaps: 0 };
     for (const [docId, bundles] of byDoc) {
@@ -192,7 +206,9 @@ export class BundleProcessor {
         // too many (100 bundles of 999 row ids into a table of 1,000 columns exhausted the heap)
         if (cells > MAX_BUNDLE_CELLS && messages.length > 1) return { ...result, overBudget: true };
       }
-      if (doc.changes.lastActionNum !== doc.changes.previousActionNum) result.docChanges.push(doc.changes);
+      const { lastActionNum, previousActionNum, schema } = doc.changes;
+      if (lastActionNum !== previousActionNum) result.docChanges.push(doc.changes);
+      if (lastActionNum > 0) result.docStates.push({ docId, lastActionNum, schema });
     }
     // counted only now: a batch given up on is matched again in parts, which count its bundles then
     this.metrics.bundlesApplied.inc({}, counts.applied);
@@ -202,23 +218,56 @@ export class BundleProcessor {
     return result;
   }
 
+  /** Each document's state as this batch was saved, so the next batch of it need not read it (KnownDocs). */
+  remember(docStates: StoredDoc[]): void {
+    this.known.remember(docStates);
+  }
+
+  /** After a failed batch or a rebalance: another instance may have moved any document since. */
+  forgetDocs(): void {
+    this.known.forgetAll();
+  }
+
   /**
-   * The batch's documents, read with the config version when the webhooks may be older than the batch's newest bundle
-   * (appended at `appendedAt`), which are then refreshed if it changed.
+   * The state each document starts the batch from: as this matcher last saved it, or read, with the config version
+   * when it is due (the read of the rows takes it otherwise). `remembered` are those not read, which the read of the
+   * rows checks against the database.
    */
-  private async loadDocs(docIds: string[], appendedAt: number): Promise<Map<string, StoredDoc>> {
-    if (!this.webhooks.mayBeOlderThan(appendedAt)) return this.docs.loadDocs(docIds);
-    const readAt = Date.now();
-    const { docs, configVersion } = await this.docs.loadDocsWithConfigVersion(docIds);
-    await this.webhooks.confirmVersion(configVersion, readAt);
-    return docs;
+  private async startStates(docIds: string[], version: VersionCheck): Promise<{ stored: Map<string, StoredDoc>; remembered: Set<string> }> {
+    const stored = new Map<string, StoredDoc>();
+    for (const docId of docIds) {
+      const known = this.known.get(docId);
+      if (known) stored.set(docId, known);
+    }
+    const remembered = new Set(stored.keys());
+    const unknown = docIds.filter((docId) => !remembered.has(docId));
+    if (unknown.length > 0 && version.pending) {
+      const { docs, configVersion } = await this.docs.loadDocsWithConfigVersion(unknown);
+      await this.confirmVersion(version, configVersion);
+      for (const [docId, doc] of docs) stored.set(docId, doc);
+    } else if (unknown.length > 0) {
+      for (const [docId, doc] of await this.docs.loadDocs(unknown)) stored.set(docId, doc);
+    }
+    return { stored, remembered };
+  }
+
+  /** The config version was read: the webhooks are refreshed if it changed, and it need not be read again. */
+  private async confirmVersion(version: VersionCheck, configVersion: number): Promise<void> {
+    await this.webhooks.confirmVersion(configVersion, version.readAt);
+    version.pending = false;
   }
 
   /**
    * Reads, in one round trip for the whole batch, the rows its bundles touch as seen from each document's schema
-   * before the batch. A bundle after a schema change in the same batch may still need a few more (applyOne).
+   * before the batch, with the config version if it is still due. The same read checks the `remembered` documents'
+   * actionNums. A bundle after a schema change in the same batch may still need a few more (applyOne).
    */
-  private async prefetchRows(workspaces: Map<string, DocWorkspace>, byDoc: Map<string, ParsedBundle[]>): Promise<void> {
+  private async prefetchRows(
+    workspaces: Map<string, DocWorkspace>,
+    byDoc: Map<string, ParsedBundle[]>,
+    remembered: Set<string>,
+    version: VersionCheck,
+  ): Promise<void> {
     const wanted = new Map<string, Map<string, number[] | 'all'>>();
     for (const [docId, bundles] of byDoc) {
       const doc = workspaces.get(docId)!;
@@ -235,10 +284,12 @@ export class BundleProcessor {
       const missing = doc.missing(new Map([...union].map(([t, ids]) => [t, ids === 'all' ? 'all' : [...ids]])));
       if (missing.size > 0) wanted.set(docId, missing);
     }
-    if (wanted.size === 0) return;
-    const asOf = new Map([...wanted.keys()].map((docId) => [docId, workspaces.get(docId)!.changes.previousActionNum]));
-    const fetched = await this.docs.loadRows(wanted, asOf);
-    for (const [docId, tables] of wanted) workspaces.get(docId)!.addFetched(tables, fetched.get(docId) ?? new Map());
+    if (wanted.size === 0 && remembered.size === 0 && !version.pending) return;
+    const checked = new Set([...wanted.keys(), ...remembered]);
+    const asOf = new Map([...checked].map((docId) => [docId, workspaces.get(docId)!.changes.previousActionNum]));
+    const fetched = await this.docs.loadRows(wanted, asOf, { configVersion: version.pending });
+    if (fetched.configVersion !== undefined) await this.confirmVersion(version, fetched.configVersion);
+    for (const [docId, tables] of wanted) workspaces.get(docId)!.addFetched(tables, fetched.rows.get(docId) ?? new Map());
   }
 
   private async applyOne(
@@ -260,7 +311,7 @@ export class BundleProcessor {
     const wanted = doc.missing(rowsToLoad(doc.state.schema, bundle.actions));
     if (wanted.size > 0) {
       const fetched = await this.docs.loadRows(new Map([[docId, wanted]]), new Map([[docId, doc.changes.previousActionNum]]));
-      doc.addFetched(wanted, fetched.get(docId) ?? new Map());
+      doc.addFetched(wanted, fetched.rows.get(docId) ?? new Map());
     }
 
     let outcome;

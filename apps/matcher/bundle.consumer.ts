@@ -63,6 +63,8 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       // partitions hold distinct documents (key = docId), so their writes never wait on each other
       partitionsConsumedConcurrently: Math.min(this.config.topicPartitions, MATCHER_PARTITIONS_AT_ONCE),
       eachBatch: (payload) => this.handleBatch(payload),
+      // a partition back from another member holds documents it moved meanwhile
+      onGroupJoin: () => this.processor.forgetDocs(),
     });
   }
 
@@ -79,7 +81,11 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       const done = await this.handleChunk(
         chunk.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
         batch.partition,
-      );
+      ).catch((err) => {
+        // the documents remembered may be why (another instance moved one): the batch is read again from Postgres
+        this.processor.forgetDocs();
+        throw err;
+      });
       // rows too many to hold at once: matched again in halves (nothing was published or saved)
       if (!done) {
         size = Math.ceil(chunk.length / 2);
@@ -125,6 +131,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
       this.logger.warn('bundle dead-lettered', { partition, offset: message.offset, key: keyForLog(message.key), reason });
     }
     await this.docs.save(matched.docChanges);
+    this.processor.remember(matched.docStates);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);
     return true;

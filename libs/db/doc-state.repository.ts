@@ -27,6 +27,25 @@ export interface DocChanges {
 
 type DocRow = { doc_id: string; last_action_num: string; schema: DocSchema };
 
+/**
+ * Rows of whole tables ($1, $2) and single rows ($3-$5), then the actionNum of each document to check ($6). Two joins
+ * on the primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of every document
+ * (80 ms per batch at 400,000 rows, and growing with them).
+ */
+const ROWS = `SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL::bigint AS action_num
+    FROM unnest($1::text[], $2::text[]) AS w(doc, tab) JOIN doc_rows r ON r.doc_id = w.doc AND r.table_ref = w.tab
+  UNION ALL
+  SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL
+    FROM unnest($3::text[], $4::text[], $5::int[]) AS s(doc, tab, row_id)
+    JOIN doc_rows r ON r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = s.row_id
+  UNION ALL
+  SELECT doc_id, NULL, NULL, NULL, last_action_num FROM docs WHERE doc_id = ANY($6)`;
+
+/** ROWS, then the config version in a row of its own. */
+const ROWS_AND_CONFIG_VERSION = `WITH v AS (${CONFIG_VERSION}) ${ROWS}
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, version FROM v`;
+
 const toStoredDocs = (rows: DocRow[]): Map<string, StoredDoc> =>
   new Map(rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]));
 
@@ -61,13 +80,16 @@ export class DocStateRepository {
 
   /**
    * Rows of several documents: whole tables (`all`) or the listed row ids, in one round trip. `asOf` is the actionNum
-   * each document's batch started from: read in the same statement, a document another matcher has moved since is
-   * an error, so no bundle is applied to rows newer than the state it was read against (its events would be made up).
+   * each document's batch started from, for these documents and any other to check: read in the same statement, a
+   * document another matcher has moved since is an error, so no bundle is applied to rows newer than the state it was
+   * read against (its events would be made up). With `configVersion`, the webhooks' config version is read in the
+   * same statement, as WebhookRepository.configVersion reads it.
    */
   async loadRows(
     wanted: Map<string, Map<string, number[] | 'all'>>,
     asOf: Map<string, number>,
-  ): Promise<Map<string, Map<string, Map<number, StoredRowValues>>>> {
+    { configVersion = false } = {},
+  ): Promise<{ rows: Map<string, Map<string, Map<number, StoredRowValues>>>; configVersion?: number }> {
     const whole = { doc: [] as string[], table: [] as string[] };
     const some = { doc: [] as string[], table: [] as string[], row: [] as number[] };
     for (const [docId, tables] of wanted) {
@@ -77,33 +99,31 @@ export class DocStateRepository {
       }
     }
     const result = new Map<string, Map<string, Map<number, StoredRowValues>>>();
-    if (whole.doc.length === 0 && some.doc.length === 0) return result;
-    // two joins on the primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of
-    // every document (80 ms per batch at 400,000 rows, and growing with them)
-    type Row = { doc_id: string; table_ref: string | null; row_id: number; fields: StoredRowValues; action_num: string | null };
-    const rows: Row[] = await this.sql.rows(
-      `SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL::bigint AS action_num
-         FROM unnest($1::text[], $2::text[]) AS w(doc, tab) JOIN doc_rows r ON r.doc_id = w.doc AND r.table_ref = w.tab
-       UNION ALL
-       SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL
-         FROM unnest($3::text[], $4::text[], $5::int[]) AS s(doc, tab, row_id)
-         JOIN doc_rows r ON r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = s.row_id
-       UNION ALL
-       SELECT doc_id, NULL, NULL, NULL, last_action_num FROM docs WHERE doc_id = ANY($6)`,
-      [whole.doc, whole.table, some.doc, some.table, some.row, [...wanted.keys()]],
-    );
+    const checked = [...new Set([...wanted.keys(), ...asOf.keys()])];
+    if (checked.length === 0 && !configVersion) return { rows: result };
+    // the version is the only row without a document; a document's actionNum, the only one without a table
+    type Row = { doc_id: string | null; table_ref: string | null; row_id: number; fields: StoredRowValues; action_num: string | null };
+    const rows: Row[] = await this.sql.rows(configVersion ? ROWS_AND_CONFIG_VERSION : ROWS, [
+      whole.doc,
+      whole.table,
+      some.doc,
+      some.table,
+      some.row,
+      checked,
+    ]);
     const current = new Map(rows.filter((r) => r.table_ref === null).map((r) => [r.doc_id, Number(r.action_num)]));
-    const moved = [...wanted.keys()].filter((docId) => (current.get(docId) ?? 0) !== (asOf.get(docId) ?? 0));
+    const moved = checked.filter((docId) => (current.get(docId) ?? 0) !== (asOf.get(docId) ?? 0));
     if (moved.length > 0) throw new Error(`document state changed by another matcher meanwhile: ${moved.join(', ')}`);
     for (const r of rows) {
-      if (r.table_ref === null) continue;
+      if (r.doc_id === null || r.table_ref === null) continue;
       let doc = result.get(r.doc_id);
       if (!doc) result.set(r.doc_id, (doc = new Map()));
       let table = doc.get(r.table_ref);
       if (!table) doc.set(r.table_ref, (table = new Map()));
       table.set(r.row_id, r.fields);
     }
-    return result;
+    const version = rows.find((r) => r.doc_id === null);
+    return version ? { rows: result, configVersion: Number(version.action_num) } : { rows: result };
   }
 
   /**

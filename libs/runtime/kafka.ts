@@ -74,6 +74,8 @@ export interface BatchConsumerOptions {
   /** How often resolved offsets are committed (default one second); they are also committed on disconnect. */
   commitEveryMs?: number;
   eachBatch(payload: EachBatchPayload): Promise<void>;
+  /** After each rebalance: partitions may have moved to or from other members. */
+  onGroupJoin?(): void;
 }
 
 /** How often resolved offsets are committed (PendingOffsets). */
@@ -164,7 +166,10 @@ export async function startBatchConsumer(kafka: Kafka, opts: BatchConsumerOption
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     opts.logger.error('consumer crashed', { topic: opts.topic, err: payload.error, restart: payload.restart });
   });
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => pending.keepOnly(payload.memberAssignment[opts.topic] ?? []));
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    pending.keepOnly(payload.memberAssignment[opts.topic] ?? []);
+    opts.onGroupJoin?.();
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
   consumer
