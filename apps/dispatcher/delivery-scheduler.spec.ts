@@ -27,7 +27,7 @@ function scheduler(
   const repo = {
     claimDue: async (_owner: string, _now: number, _leaseMs: number, exclude: string[]) => {
       claimCalls.push(exclude);
-      return ((await claims.shift()) ?? []).map((webhookId) => ({ target: { webhookId } }));
+      return claims.shift() ?? [];
     },
     releaseLease: async (_owner: string, webhookId: string) => void released.push(webhookId),
     renewLeases: (_owner: string, ids: string[]) => renew(ids),

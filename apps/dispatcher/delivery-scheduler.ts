@@ -6,7 +6,7 @@ import { DeliveryRepository } from '../../libs/db/delivery.repository';
 import { DeliveryStore } from './delivery-store';
 import { Logger, OutageLog, repeatLogged } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
-import { HeadReadAhead, WebhookDelivery } from './webhook-delivery';
+import { WebhookDelivery } from './webhook-delivery';
 
 /** How often due webhooks are looked for when nothing pokes the scheduler (other instances' intake). */
 const CLAIM_EVERY_MS = 200;
@@ -112,25 +112,24 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     for (const [id, until] of this.coolingDown) if (until <= now) this.coolingDown.delete(id);
     // a running loop holds its webhook's lease, so the claim only gets it back once that loop's success has let the
     // lease go: rows queued since then are delivered by a new loop as soon as the old one has ended
-    const heads = await this.repo.claimDue(this.owner, now, LEASE_MS, [...this.coolingDown.keys()], free, this.config.webhookBatchSize);
+    const ids = await this.repo.claimDue(this.owner, now, LEASE_MS, [...this.coolingDown.keys()], free);
     const leaseUntil = now + LEASE_MS;
-    this.saturated = heads.length >= free;
+    this.saturated = ids.length >= free;
     const handedBack: Array<Promise<void>> = [];
-    for (const head of heads) {
-      const id = head.target.webhookId;
+    for (const id of ids) {
       if (this.active.has(id)) this.reclaimed.set(id, leaseUntil);
       // claimed while shutting down: handed back at once, not when the lease runs out
       else if (this.stopped) handedBack.push(this.repo.releaseLease(this.owner, id));
-      else this.start(id, leaseUntil, { head });
+      else this.start(id, leaseUntil);
     }
     await Promise.all(handedBack);
   }
 
-  private start(webhookId: string, leaseUntil: number, ahead: HeadReadAhead = { head: null }): void {
+  private start(webhookId: string, leaseUntil: number): void {
     const controller = new AbortController();
     this.active.set(webhookId, { controller, leaseUntil });
     this.delivery
-      .deliverQueue(webhookId, this.owner, controller.signal, this.finishing.signal, ahead)
+      .deliverQueue(webhookId, this.owner, controller.signal, this.finishing.signal)
       .catch((err) => {
         this.coolingDown.set(webhookId, Date.now() + COOL_DOWN_MS);
         this.logger.error('delivery loop failed', { webhookId, err });

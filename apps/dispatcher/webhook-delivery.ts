@@ -42,20 +42,6 @@ interface PreparedAttempt {
   headAfter: QueueHead;
 }
 
-/**
- * A head batch read ahead, by the claim that started a loop or with the previous batch's success, for the loop's next
- * attempt. Taken once: a loop's locals would keep its rows for the loop's life.
- */
-export interface HeadReadAhead {
-  head: HeadBatch | null;
-}
-
-const takeHead = (ahead: HeadReadAhead): HeadBatch | null => {
-  const { head } = ahead;
-  ahead.head = null;
-  return head;
-};
-
 const isAbort = (err: unknown): boolean => err instanceof Error && err.name === 'AbortError';
 
 /**
@@ -97,21 +83,15 @@ export class WebhookDelivery implements OnApplicationShutdown {
    * Resolves true when the success that emptied the queue also released its lease. `signal` abandons the request in
    * flight; `finishing` (shutdown) lets it finish and ends the loop before the next one.
    */
-  async deliverQueue(
-    webhookId: string,
-    owner: string,
-    signal: AbortSignal,
-    finishing: AbortSignal,
-    ahead: HeadReadAhead = { head: null },
-  ): Promise<boolean> {
+  async deliverQueue(webhookId: string, owner: string, signal: AbortSignal, finishing: AbortSignal): Promise<boolean> {
     try {
       while (!signal.aborted && !finishing.aborted) {
         // read and prepared in one expression: the head batch's rows are never held in this function's locals,
         // which an async function keeps across its awaits, so they are not held while the request is in flight
-        const attempt = this.prepare(takeHead(ahead) ?? (await this.repo.loadHead(webhookId, this.config.webhookBatchSize)), owner);
+        const attempt = this.prepare(await this.repo.loadHead(webhookId, this.config.webhookBatchSize), owner);
         if (!attempt) return false;
         this.generations.set(webhookId, attempt.ref.generation);
-        const outcome = await this.attempt(attempt, signal, ahead);
+        const outcome = await this.attempt(attempt, signal);
         if (outcome !== 'next') return outcome === 'emptied';
       }
       return false;
@@ -150,7 +130,7 @@ export class WebhookDelivery implements OnApplicationShutdown {
    * One attempt at the head batch: `next` when it was delivered and more rows wait, `emptied` when it was delivered
    * and nothing waits (the lease went with it), `stop` otherwise.
    */
-  private async attempt(attempt: PreparedAttempt, signal: AbortSignal, ahead: HeadReadAhead): Promise<'next' | 'emptied' | 'stop'> {
+  private async attempt(attempt: PreparedAttempt, signal: AbortSignal): Promise<'next' | 'emptied' | 'stop'> {
     const { ref, batchId, batchEnd, started, size } = attempt;
     const { webhookId } = ref;
     const log = this.logger.child({ webhookId, docId: attempt.docId, batchId });
@@ -172,22 +152,15 @@ export class WebhookDelivery implements OnApplicationShutdown {
     const finished = onAttemptFinished(started, size, result, step, now);
     this.metrics.attempts.inc({ outcome: result.kind });
     if (step.kind === 'delivered') {
-      const delivered = await this.repo.recordSuccess({
-        ...ref,
-        status: finished,
-        batchSize: size,
-        head: attempt.headAfter,
-        nextBatchSize: this.config.webhookBatchSize,
-      });
-      if (delivered === null) {
+      const rowsLeft = await this.repo.recordSuccess({ ...ref, status: finished, batchSize: size, head: attempt.headAfter });
+      if (rowsLeft === null) {
         log.info(RESULT_DROPPED, { outcome: result.kind });
         return 'stop';
       }
       this.metrics.rowsDelivered.inc({}, size);
       for (const bundleTime of attempt.bundleTimes) this.metrics.endToEndLag.observe((now - bundleTime) / 1000);
       log.debug('batch delivered', { size, attempts: finished.lastEventBatch?.attempts });
-      ahead.head = delivered.next;
-      return delivered.rowsLeft > 0 ? 'next' : 'emptied';
+      return rowsLeft > 0 ? 'next' : 'emptied';
     }
     if (!(await this.repo.recordFailure({ ...ref, status: finished, nextAttemptAt: now + step.delayMs }))) {
       log.info(RESULT_DROPPED, { outcome: result.kind });

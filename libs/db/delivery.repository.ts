@@ -133,42 +133,6 @@ const lockedItems = (columns: string): string => `SELECT x.*, l.delivered_seq AS
 const LOCK_IN_ORDER = `SELECT webhook_id FROM webhook_delivery WHERE lease_owner = $1 AND webhook_id = ANY($2)
   ORDER BY webhook_id FOR UPDATE`;
 
-/** A webhook's delivery row, what a request needs of the webhook (TARGET_COLUMNS), and its queue's first events. */
-type HeadRow = DeliveryRow & {
-  webhook_id: string;
-  doc_id: string;
-  url: string;
-  authorization: string;
-  payload_format: PayloadFormat;
-  enabled: boolean;
-  head: QueuedEvent[];
-};
-
-/** Of the webhook `w`, what a request needs. */
-const TARGET_COLUMNS = 'w.doc_id, w.url, w."authorization", w.payload_format, w.enabled';
-
-/**
- * The events the head batch of the delivery row `d` takes rows from: at most `batchSize` of them (each has
- * rows), and only while the rows before an event, from head_offset on, are fewer than `batchSize`.
- */
-const headEvents = (batchSize: string): string => `(SELECT coalesce(json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num,
-           'bundleTime', e.bundle_time, 'tableId', e.table_id, 'rows', e.payload_rows) ORDER BY e.seq), '[]')
-      FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
-              FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, payload_rows FROM webhook_queue
-                     WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
-                       AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
-                     ORDER BY seq LIMIT ${batchSize}) q) e
-     WHERE e.rows_before - d.head_offset < ${batchSize})`;
-
-const toHeadBatch = (r: HeadRow, batchSize: number): HeadBatch => {
-  const state = toDeliveryState(r);
-  return {
-    target: { webhookId: r.webhook_id, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
-    state,
-    batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
-  };
-};
-
 /** Only the loop that read this generation and still holds the lease may change the state. */
 const STILL_OWNED = 'd.webhook_id = x.webhook_id AND d.generation = x.generation AND d.lease_owner = x.owner';
 
@@ -189,14 +153,6 @@ export interface AttemptSuccess extends AttemptRef {
   batchSize: number;
   /** The queue's head once the batch is delivered (headAfter). */
   head: QueueHead;
-  /** At most this many rows in the next head batch, read with the success when rows are left. */
-  nextBatchSize: number;
-}
-
-/** A delivered batch recorded: the rows still waiting and, when some are, the next head batch if it could be read. */
-export interface Delivered {
-  rowsLeft: number;
-  next: HeadBatch | null;
 }
 
 export interface AttemptFailure extends AttemptRef {
@@ -310,25 +266,17 @@ export class DeliveryRepository {
     return results;
   }
 
-  /**
-   * Leases up to `limit` enabled webhooks that have rows waiting, are due, and are leased by nobody, and answers the
-   * head batch of each (of at most `batchSize` rows): a claimed webhook's first request needs no read of its own.
-   */
-  async claimDue(owner: string, now: number, leaseMs: number, exclude: string[], limit: number, batchSize: number): Promise<HeadBatch[]> {
-    // the heads are read from the rows as the claim left them (RETURNING), not as the statement's snapshot saw them:
-    // a success committed by the previous owner between the two has moved delivered_seq on
-    const found: HeadRow[] = await this.sql.rows(
-      `WITH claimed AS (
-         UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2
-          WHERE webhook_id IN (
-            SELECT d.webhook_id FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-             WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < $3 AND NOT (d.webhook_id = ANY($4))
-             ORDER BY next_attempt_at LIMIT $5 FOR UPDATE OF d SKIP LOCKED)
-          RETURNING *)
-       SELECT d.*, ${TARGET_COLUMNS}, ${headEvents('$6::int')} AS head FROM claimed d JOIN webhooks w ON w.id = d.webhook_id`,
-      [owner, now + leaseMs, now, exclude, limit, batchSize],
+  /** Leases up to `limit` enabled webhooks that have rows waiting, are due, and are leased by nobody. */
+  async claimDue(owner: string, now: number, leaseMs: number, exclude: string[], limit: number): Promise<string[]> {
+    const rows = await this.sql.rows<{ webhook_id: string }>(`UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2
+        WHERE webhook_id IN (
+          SELECT d.webhook_id FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
+           WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < $3 AND NOT (d.webhook_id = ANY($4))
+           ORDER BY next_attempt_at LIMIT $5 FOR UPDATE OF d SKIP LOCKED)
+        RETURNING webhook_id`,
+      [owner, now + leaseMs, now, exclude, limit],
     );
-    return found.map((r) => toHeadBatch(r, batchSize));
+    return rows.map((r) => r.webhook_id);
   }
 
   /** Extends the leases `owner` still holds among `ids`; answers those. */
@@ -379,12 +327,12 @@ export class DeliveryRepository {
 
   /**
    * The head batch was delivered: its rows leave the queue and numWaiting drops by their number. Answers the rows
-   * still waiting (none: the lease is released with it) and, when some are, the next head batch, so the loop goes on
-   * without a read of its own. Null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that
+   * still waiting, so the loop knows whether to go on without reading again (none: the lease is released with it).
+   * Null when the webhook was cleared, or taken over by another instance (this one stalled past its lease): that
    * instance owns the batch now, and counting it here too would drop numWaiting below the rows still queued. The
    * status is decided on the stored count: rows queued since the batch was read keep it `sending`, never `idle`.
    */
-  recordSuccess(attempt: AttemptSuccess): Promise<Delivered | null> {
+  recordSuccess(attempt: AttemptSuccess): Promise<number | null> {
     return this.successes.call(attempt);
   }
 
@@ -394,8 +342,27 @@ export class DeliveryRepository {
   }
 
   private async loadHeads(wanted: Array<{ webhookId: string; batchSize: number }>): Promise<Array<HeadBatch | null>> {
-    const found: HeadRow[] = await this.sql.rows(
-      `SELECT d.*, ${TARGET_COLUMNS}, ${headEvents('x.batch_size')} AS head
+    type Head = DeliveryRow & {
+      webhook_id: string;
+      doc_id: string;
+      url: string;
+      authorization: string;
+      payload_format: PayloadFormat;
+      enabled: boolean;
+      head: QueuedEvent[];
+    };
+    // the events the batch takes rows from: at most batch_size of them (each has rows), and only while the rows
+    // before an event, from head_offset on, are fewer than batch_size
+    const found: Head[] = await this.sql.rows(
+      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled,
+         (SELECT coalesce(json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num, 'bundleTime', e.bundle_time,
+                   'tableId', e.table_id, 'rows', e.payload_rows) ORDER BY e.seq), '[]')
+            FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
+                    FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, payload_rows FROM webhook_queue
+                           WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
+                             AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
+                           ORDER BY seq LIMIT x.batch_size) q) e
+           WHERE e.rows_before - d.head_offset < x.batch_size) AS head
          FROM unnest($1::uuid[], $2::int[]) AS x(webhook_id, batch_size)
          JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id`,
       [wanted.map((w) => w.webhookId), wanted.map((w) => w.batchSize)],
@@ -403,7 +370,13 @@ export class DeliveryRepository {
     const byId = new Map(found.map((r) => [r.webhook_id, r]));
     return wanted.map(({ webhookId, batchSize }) => {
       const r = byId.get(webhookId);
-      return r ? toHeadBatch(r, batchSize) : null;
+      if (!r) return null;
+      const state = toDeliveryState(r);
+      return {
+        target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
+        state,
+        batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
+      };
     });
   }
 
@@ -423,19 +396,17 @@ export class DeliveryRepository {
     );
   }
 
-  private async recordSuccesses(attempts: AttemptSuccess[]): Promise<Array<Delivered | null>> {
+  private async recordSuccesses(attempts: AttemptSuccess[]): Promise<Array<number | null>> {
     // one statement: the status update and the events' removal happen together or not at all; the removal's range
-    // starts after the previous position so it does not walk dead index entries either. The next head is read from
-    // the updated rows (RETURNING): this statement's snapshot still holds the events it removes.
-    const left = await this.changed<Omit<HeadRow, 'head'> & { head: QueuedEvent[] | null; doc_id: string | null }>(
+    // starts after the previous position so it does not walk dead index entries either
+    const left = await this.changed<{ webhook_id: string; num_waiting: number }>(
       attempts.map((a) => ({
         ...attemptRecord(a),
         batch_size: a.batchSize,
         delivered_seq: a.head.deliveredSeq,
         head_offset: a.head.headOffset,
-        next_batch_size: a.nextBatchSize,
       })),
-      `WITH x AS (${lockedItems('batch_size int, delivered_seq bigint, head_offset int, next_batch_size int')}),
+      `WITH x AS (${lockedItems('batch_size int, delivered_seq bigint, head_offset int')}),
        updated AS (
          UPDATE webhook_delivery d SET ${SET_USAGE}, num_waiting = GREATEST(d.num_waiting - x.batch_size, 0),
            status = CASE WHEN d.num_waiting - x.batch_size > 0 THEN 'sending' ELSE x.status END,
@@ -445,20 +416,13 @@ export class DeliveryRepository {
            lease_owner = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_owner END,
            lease_until = CASE WHEN d.num_waiting - x.batch_size > 0 THEN d.lease_until ELSE 0 END
          FROM x WHERE ${STILL_OWNED}
-         RETURNING d.*, x.previous_seq, x.next_batch_size),
+         RETURNING d.webhook_id, d.num_waiting, x.previous_seq, d.delivered_seq),
        removed AS (
          DELETE FROM webhook_queue q USING updated u
           WHERE q.webhook_id = u.webhook_id AND q.seq > u.previous_seq AND q.seq <= u.delivered_seq)
-       SELECT d.*, ${TARGET_COLUMNS}, CASE WHEN d.num_waiting > 0 THEN ${headEvents('d.next_batch_size')} END AS head
-         FROM updated d LEFT JOIN webhooks w ON w.id = d.webhook_id`,
+       SELECT webhook_id, num_waiting FROM updated`,
     );
-    return attempts.map((a) => {
-      const r = left.get(a.webhookId);
-      if (!r) return null;
-      const next = r.head && r.doc_id !== null ? toHeadBatch({ ...r, head: r.head, doc_id: r.doc_id }, a.nextBatchSize) : null;
-      // rows queued after this statement's snapshot are not in it: a head without them is read again by the loop
-      return { rowsLeft: r.num_waiting, next: next?.batch ? next : null };
-    });
+    return attempts.map((a) => left.get(a.webhookId)?.num_waiting ?? null);
   }
 
   private async recordFailures(attempts: AttemptFailure[]): Promise<boolean[]> {
