@@ -51,12 +51,6 @@ export interface MatchedBatch {
   overBudget?: boolean;
 }
 
-/** Whether the batch must still read the config version before it is matched, and from when such a read counts. */
-interface VersionCheck {
-  pending: boolean;
-  readAt: number;
-}
-
 interface ParsedBundle {
   bundle: ActionBundle;
   timestamp: number;
@@ -189,13 +183,11 @@ export class BundleProcessor {
       byDoc.set(parsed.bundle.docId, list);
     }
     if (byDoc.size === 0) return result;
-    const version: VersionCheck = {
-      pending: this.webhooks.mayBeOlderThan(Math.max(...messages.map((m) => m.timestamp))),
-      readAt: Date.now(),
-    };
-    const { stored, remembered } = await this.startStates([...byDoc.keys()], version);
+    // the config version is read with the rows when the webhooks may be older than the batch's newest bundle
+    const versionReadAt = this.webhooks.mayBeOlderThan(Math.max(...messages.map((m) => m.timestamp))) ? Date.now() : null;
+    const { stored, remembered } = await this.startStates([...byDoc.keys()]);
     const workspaces = new Map([...byDoc.keys()].map((docId) => [docId, new DocWorkspace(docId, stored.get(docId))]));
-    await this.prefetchRows(workspaces, byDoc, remembered, version);
+    await this.prefetchRows(workspaces, byDoc, remembered, versionReadAt);
     let cells = 0;
     const counts: BatchCounts = { applied: 0, rowChanges: 0, duplicates: 0, gaps: 0 };
     for (const [docId, bundles] of byDoc) {
@@ -229,11 +221,10 @@ export class BundleProcessor {
   }
 
   /**
-   * The state each document starts the batch from: as this matcher last saved it, or read, with the config version
-   * when it is due (the read of the rows takes it otherwise). `remembered` are those not read, which the read of the
-   * rows checks against the database.
+   * The state each document starts the batch from: as this matcher last saved it, or read. `remembered` are those not
+   * read, which the read of the rows checks against the database.
    */
-  private async startStates(docIds: string[], version: VersionCheck): Promise<{ stored: Map<string, StoredDoc>; remembered: Set<string> }> {
+  private async startStates(docIds: string[]): Promise<{ stored: Map<string, StoredDoc>; remembered: Set<string> }> {
     const stored = new Map<string, StoredDoc>();
     for (const docId of docIds) {
       const known = this.known.get(docId);
@@ -241,32 +232,21 @@ export class BundleProcessor {
     }
     const remembered = new Set(stored.keys());
     const unknown = docIds.filter((docId) => !remembered.has(docId));
-    if (unknown.length > 0 && version.pending) {
-      const { docs, configVersion } = await this.docs.loadDocsWithConfigVersion(unknown);
-      await this.confirmVersion(version, configVersion);
-      for (const [docId, doc] of docs) stored.set(docId, doc);
-    } else if (unknown.length > 0) {
-      for (const [docId, doc] of await this.docs.loadDocs(unknown)) stored.set(docId, doc);
-    }
+    if (unknown.length > 0) for (const [docId, doc] of await this.docs.loadDocs(unknown)) stored.set(docId, doc);
     return { stored, remembered };
-  }
-
-  /** The config version was read: the webhooks are refreshed if it changed, and it need not be read again. */
-  private async confirmVersion(version: VersionCheck, configVersion: number): Promise<void> {
-    await this.webhooks.confirmVersion(configVersion, version.readAt);
-    version.pending = false;
   }
 
   /**
    * Reads, in one round trip for the whole batch, the rows its bundles touch as seen from each document's schema
-   * before the batch, with the config version if it is still due. The same read checks the `remembered` documents'
-   * actionNums. A bundle after a schema change in the same batch may still need a few more (applyOne).
+   * before the batch, and the config version when it is due (read after `versionReadAt`; the webhooks are refreshed
+   * if it changed). The same read checks the `remembered` documents' actionNums. A bundle after a schema change in
+   * the same batch may still need a few more (applyOne).
    */
   private async prefetchRows(
     workspaces: Map<string, DocWorkspace>,
     byDoc: Map<string, ParsedBundle[]>,
     remembered: Set<string>,
-    version: VersionCheck,
+    versionReadAt: number | null,
   ): Promise<void> {
     const wanted = new Map<string, Map<string, number[] | 'all'>>();
     for (const [docId, bundles] of byDoc) {
@@ -284,11 +264,11 @@ export class BundleProcessor {
       const missing = doc.missing(new Map([...union].map(([t, ids]) => [t, ids === 'all' ? 'all' : [...ids]])));
       if (missing.size > 0) wanted.set(docId, missing);
     }
-    if (wanted.size === 0 && remembered.size === 0 && !version.pending) return;
+    if (wanted.size === 0 && remembered.size === 0 && versionReadAt === null) return;
     const checked = new Set([...wanted.keys(), ...remembered]);
     const asOf = new Map([...checked].map((docId) => [docId, workspaces.get(docId)!.changes.previousActionNum]));
-    const fetched = await this.docs.loadRows(wanted, asOf, { configVersion: version.pending });
-    if (fetched.configVersion !== undefined) await this.confirmVersion(version, fetched.configVersion);
+    const fetched = await this.docs.loadRows(wanted, asOf, { configVersion: versionReadAt !== null });
+    if (fetched.configVersion !== undefined) await this.webhooks.confirmVersion(fetched.configVersion, versionReadAt!);
     for (const [docId, tables] of wanted) workspaces.get(docId)!.addFetched(tables, fetched.rows.get(docId) ?? new Map());
   }
 

@@ -34,8 +34,10 @@ export class KnownDocs {
 
   remember(docs: StoredDoc[]): void {
     for (const doc of docs) {
+      const before = this.docs.get(doc.docId);
+      // a schema is never changed in place: the same object is the same size
+      const bytes = before?.doc.schema === doc.schema ? before.bytes : sizeOf(doc.schema);
       this.forget(doc.docId);
-      const bytes = sizeOf(doc.schema);
       this.docs.set(doc.docId, { doc, bytes });
       this.bytes += bytes;
     }

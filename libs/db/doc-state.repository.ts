@@ -25,8 +25,6 @@ export interface DocChanges {
   rows: Map<string, { tableRef: string; rowId: number; values: StoredRowValues | null }>;
 }
 
-type DocRow = { doc_id: string; last_action_num: string; schema: DocSchema };
-
 /**
  * Rows of whole tables ($1, $2) and single rows ($3-$5), then the actionNum of each document to check ($6). Two joins
  * on the primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of every document
@@ -46,9 +44,6 @@ const ROWS_AND_CONFIG_VERSION = `WITH v AS (${CONFIG_VERSION}) ${ROWS}
   UNION ALL
   SELECT NULL, NULL, NULL, NULL, version FROM v`;
 
-const toStoredDocs = (rows: DocRow[]): Map<string, StoredDoc> =>
-  new Map(rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]));
-
 /** The matcher's event-sourced document state: schema and last applied actionNum per document, rows per table. */
 export class DocStateRepository {
   private readonly sql: Sql;
@@ -58,20 +53,13 @@ export class DocStateRepository {
   }
 
   async loadDocs(docIds: string[]): Promise<Map<string, StoredDoc>> {
-    return toStoredDocs(await this.sql.rows('SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)', [docIds]));
-  }
-
-  /**
-   * The documents, and the webhooks' config version read as WebhookRepository.configVersion reads it: one round trip
-   * for a batch that must know both before it is matched.
-   */
-  async loadDocsWithConfigVersion(docIds: string[]): Promise<{ docs: Map<string, StoredDoc>; configVersion: number }> {
-    const rows: Array<DocRow & { config_version: string }> = await this.sql.rows(
-      `SELECT v.version AS config_version, d.doc_id, d.last_action_num, d.schema
-         FROM (${CONFIG_VERSION}) v LEFT JOIN docs d ON d.doc_id = ANY($1)`,
+    const rows: Array<{ doc_id: string; last_action_num: string; schema: DocSchema }> = await this.sql.rows(
+      'SELECT doc_id, last_action_num, schema FROM docs WHERE doc_id = ANY($1)',
       [docIds],
     );
-    return { docs: toStoredDocs(rows.filter((r) => r.doc_id !== null)), configVersion: Number(rows[0].config_version) };
+    return new Map(
+      rows.map((r) => [r.doc_id, { docId: r.doc_id, lastActionNum: Number(r.last_action_num), schema: r.schema }]),
+    );
   }
 
   async loadSchema(docId: string): Promise<DocSchema | null> {
