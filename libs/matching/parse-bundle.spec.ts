@@ -119,6 +119,8 @@ describe('parseBundle', () => {
     ['an escaped backslash before u0000', cell('"a\\\\u0000"'), true],
     ['a cell nested 90 deep (a bundle is 4 deep to its cells)', cell(`${'['.repeat(90)}${']'.repeat(90)}`), true],
     ['a cell nested 10,000 deep, which JSON.stringify cannot write again', cell(`${'['.repeat(10_000)}${']'.repeat(10_000)}`), 'bundle nests arrays or objects more than 100 deep'],
+    ['a cell of objects nested 90 deep', cell(`${'{"k":'.repeat(90)}1${'}'.repeat(90)}`), true],
+    ['a cell of objects nested 10,000 deep', cell(`${'{"k":'.repeat(10_000)}1${'}'.repeat(10_000)}`), 'bundle nests arrays or objects more than 100 deep'],
     ['a NUL nested 20,000 deep: the depth is checked before the strings are walked', cell(`${'['.repeat(20_000)}"\\u0000"${']'.repeat(20_000)}`), 'bundle nests arrays or objects more than 100 deep'],
     // JSON.parse reads them as Infinity, which was stored and sent as null
     ['a number past the largest double', cell('1e400'), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
