@@ -20,9 +20,10 @@ import { MatcherMetrics } from './matcher.metrics';
 
 /**
  * Bundles matched, published and saved together: bounds the work between two heartbeats, and the payload events
- * held at once (each bundle may fire every webhook of its table).
+ * held at once (each bundle may fire every webhook of its table). At 100 rather than 250 the matcher's peak RSS with
+ * 10,000 webhooks was 233 MB, not 276, at the same rate (docs/BENCHMARKS.md).
  */
-const CHUNK = 250;
+const CHUNK = 100;
 
 /**
  * A larger payload event goes as several (splitPayloadEvent): one message must fit even a topic left at the
