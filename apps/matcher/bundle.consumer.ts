@@ -21,7 +21,8 @@ import { MatcherMetrics } from './matcher.metrics';
 /**
  * Bundles matched, published and saved together: bounds the work between two heartbeats, and the payload events
  * held at once (each bundle may fire every webhook of its table). At 100 rather than 250 the matcher's peak RSS with
- * 10,000 webhooks was 233 MB, not 276, at the same rate (docs/BENCHMARKS.md).
+ * 10,000 webhooks was 233 MB, not 276, at the same rate; with 1,000 documents, whose bundles fire little, each
+ * chunk's round trips weigh more and it ran slower (docs/BENCHMARKS.md).
  */
 const CHUNK = 100;
 
