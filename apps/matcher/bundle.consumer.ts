@@ -3,7 +3,7 @@ import { EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
-import { splitPayloadEvent } from '../../libs/matching';
+import { nextChunkSize, splitPayloadEvent } from '../../libs/matching';
 import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import {
@@ -17,14 +17,6 @@ import {
 } from '../../libs/runtime/kafka';
 import { ActionMessage, BundleProcessor } from './bundle-processor';
 import { MatcherMetrics } from './matcher.metrics';
-
-/**
- * Bundles matched, published and saved together: bounds the work between two heartbeats, and the payload events
- * held at once (each bundle may fire every webhook of its table). At 100 rather than 250 the matcher's peak RSS with
- * 10,000 webhooks was 233 MB, not 276, at the same rate; with 1,000 documents, whose bundles fire little, each
- * chunk's round trips weigh more and it ran slower (docs/BENCHMARKS.md).
- */
-const CHUNK = 100;
 
 /**
  * A larger payload event goes as several (splitPayloadEvent): one message must fit even a topic left at the
@@ -42,6 +34,8 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   private consumer: BatchConsumer | null = null;
   private readonly producer: Producer;
   private readonly docs: DocStateRepository;
+  /** Bundles per chunk, from the payload events the last chunk fired (shared: they are the same workload). */
+  private chunkSize = 100;
 
   constructor(
     private readonly kafka: Kafka,
@@ -76,11 +70,12 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    let size = CHUNK;
+    // lowered for the rest of the batch when a chunk's rows were too many to hold at once
+    let cellCap = Infinity;
     for (let start = 0; start < batch.messages.length; ) {
       if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(start, start + size);
-      const done = await this.handleChunk(
+      const chunk = batch.messages.slice(start, start + Math.min(cellCap, this.chunkSize));
+      const events = await this.handleChunk(
         chunk.map((m) => ({ key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: m.offset })),
         batch.partition,
       ).catch((err) => {
@@ -89,20 +84,21 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
         throw err;
       });
       // rows too many to hold at once: matched again in halves (nothing was published or saved)
-      if (!done) {
-        size = Math.ceil(chunk.length / 2);
+      if (events === null) {
+        cellCap = Math.ceil(chunk.length / 2);
         continue;
       }
+      this.chunkSize = nextChunkSize(chunk.length, events);
       resolveOffset(chunk[chunk.length - 1].offset);
       start += chunk.length;
       await heartbeat();
     }
   }
 
-  /** False when the chunk's rows were too many to hold at once, and nothing was done. */
-  private async handleChunk(messages: ActionMessage[], partition: number): Promise<boolean> {
+  /** The payload events published; null when the chunk's rows were too many to hold at once, and nothing was done. */
+  private async handleChunk(messages: ActionMessage[], partition: number): Promise<number | null> {
     const matched = await this.processor.process(messages);
-    if (matched.overBudget) return false;
+    if (matched.overBudget) return null;
     const { actionsTopic, eventsTopic } = this.config;
     const { encode } = matched;
     const logger = this.logger;
@@ -136,6 +132,6 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
     this.processor.remember(matched.docStates);
     this.metrics.payloadEvents.inc({}, matched.events.length);
     this.metrics.deadLettered.inc({}, matched.deadLetters.length);
-    return true;
+    return matched.events.length;
   }
 }
