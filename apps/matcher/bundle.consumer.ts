@@ -3,7 +3,7 @@ import { EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { DataSource } from 'typeorm';
 import { EngineConfig } from '../../libs/config';
 import { DocStateRepository } from '../../libs/db/doc-state.repository';
-import { nextChunkSize, splitPayloadEvent } from '../../libs/matching';
+import { FIRST_CHUNK_BUNDLES, nextChunkSize, splitPayloadEvent } from '../../libs/matching';
 import { keyForLog, Logger } from '../../libs/observability';
 import { CONFIG, LOGGER } from '../../libs/runtime/core.module';
 import {
@@ -35,7 +35,7 @@ export class BundleConsumer implements OnApplicationBootstrap, BeforeApplication
   private readonly producer: Producer;
   private readonly docs: DocStateRepository;
   /** Bundles per chunk, from the payload events the last chunk fired (shared: they are the same workload). */
-  private chunkSize = 100;
+  private chunkSize = FIRST_CHUNK_BUNDLES;
 
   constructor(
     private readonly kafka: Kafka,

@@ -9,8 +9,10 @@ export const MAX_CHUNK_BUNDLES = 250;
  */
 export const CHUNK_EVENTS = 2_000;
 
+/** Bundles in the first chunk, before any has shown how many payload events its bundles fire. */
+export const FIRST_CHUNK_BUNDLES = 100;
+
 /** Bundles in the next chunk, from what the last one fired: about CHUNK_EVENTS payload events' worth. */
 export function nextChunkSize(bundles: number, events: number): number {
-  if (events === 0) return MAX_CHUNK_BUNDLES;
-  return Math.max(1, Math.min(MAX_CHUNK_BUNDLES, Math.floor((CHUNK_EVENTS * bundles) / events)));
+  return Math.max(1, Math.min(MAX_CHUNK_BUNDLES, Math.floor((CHUNK_EVENTS * bundles) / Math.max(events, 1))));
 }
