@@ -32,6 +32,8 @@ describe('parsePayloadEvent', () => {
     ['a row without an integer id', text({ ...valid, rows: [{ ...valid.rows[0], id: '1' }] })],
     ['a row without fields', text({ ...valid, rows: [{ ...valid.rows[0], fields: null }] })],
     ['a value nested 10,000 deep', text({ ...valid, tableId: 'x' }).replace('"x"', `"x","deep":${'['.repeat(10_000)}${']'.repeat(10_000)}`)],
+    // JSON.parse reads it as Infinity, which would be sent as null
+    ['a row value past the largest double', text({ ...valid, tableId: 'x' }).replace('"x"', '"x","n":{"B":-1e400}')],
     // what Postgres cannot store would fail the whole batch's statement on every retry
     ['a NUL in a row value', text({ ...valid, rows: [{ ...valid.rows[0], fields: { A: 'a\u0000b' } }] })],
     ['an unpaired surrogate in the table id', text({ ...valid, tableId: 'T\ud800' })],

@@ -125,8 +125,9 @@ describe('parseBundle', () => {
     // JSON.parse reads them as Infinity, which was stored and sent as null
     ['a number past the largest double', cell('1e400'), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
     ['a negative one deep in a list, written out in digits', cell(`["L", 1, -${'9'.repeat(400)}]`), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
-    // 250 digits times 1e99: neither a 3-digit exponent nor 309 digits in a row
+    // neither a 3-digit exponent nor 309 digits in a row, which the text was once searched for
     ['many digits times a 2-digit exponent', cell(`1${'0'.repeat(250)}e99`), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
+    ['one in an object in a list', cell('["L", {"k": [2, 1e999]}]'), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
     ['many digits with a fraction times a 2-digit exponent', cell(`-${'9'.repeat(210)}.5E+99`), 'bundle holds a number too large for JSON (beyond ±1.8e308)'],
     ['the largest double and a string that looks like an overflow', cell('[1.7976931348623157e308, "1e400", 1E-400]'), true],
     ['a docId of 512 bytes', JSON.stringify({ ...valid, docId: 'd'.repeat(512) }), true],
