@@ -26,18 +26,20 @@ export interface DocChanges {
 }
 
 /**
- * Rows of whole tables ($1, $2) and single rows ($3-$5), then the actionNum of each document to check ($6). Two joins
- * on the primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of every document
- * (80 ms per batch at 400,000 rows, and growing with them).
+ * Rows of whole tables ($1, $2) and single rows ($3: a JSON list of documents' tables and their row ids), then the
+ * actionNum of each document to check ($4). The row ids go as JSON, which pg sends as it is: as arrays, each
+ * document and table id was repeated and escaped once per row (8% of the matcher's allocations). Two joins on the
+ * primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of every document (80 ms per
+ * batch at 400,000 rows, and growing with them).
  */
 const ROWS = `SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL::bigint AS action_num
     FROM unnest($1::text[], $2::text[]) AS w(doc, tab) JOIN doc_rows r ON r.doc_id = w.doc AND r.table_ref = w.tab
   UNION ALL
   SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL
-    FROM unnest($3::text[], $4::text[], $5::int[]) AS s(doc, tab, row_id)
-    JOIN doc_rows r ON r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = s.row_id
+    FROM json_to_recordset($3::json) AS s(doc text, tab text, ids int[]) CROSS JOIN LATERAL unnest(s.ids) AS i(row_id)
+    CROSS JOIN LATERAL (SELECT * FROM doc_rows r WHERE r.doc_id = s.doc AND r.table_ref = s.tab AND r.row_id = i.row_id OFFSET 0) r
   UNION ALL
-  SELECT doc_id, NULL, NULL, NULL, last_action_num FROM docs WHERE doc_id = ANY($6)`;
+  SELECT doc_id, NULL, NULL, NULL, last_action_num FROM docs WHERE doc_id = ANY($4)`;
 
 /** ROWS, then the config version in a row of its own. */
 const ROWS_AND_CONFIG_VERSION = `WITH v AS (${CONFIG_VERSION}) ${ROWS}
@@ -79,11 +81,11 @@ export class DocStateRepository {
     { configVersion = false } = {},
   ): Promise<{ rows: Map<string, Map<string, Map<number, StoredRowValues>>>; configVersion?: number }> {
     const whole = { doc: [] as string[], table: [] as string[] };
-    const some = { doc: [] as string[], table: [] as string[], row: [] as number[] };
+    const some: Array<{ doc: string; tab: string; ids: number[] }> = [];
     for (const [docId, tables] of wanted) {
       for (const [tableRef, ids] of tables) {
         if (ids === 'all') (whole.doc.push(docId), whole.table.push(tableRef));
-        else for (const id of ids) (some.doc.push(docId), some.table.push(tableRef), some.row.push(id));
+        else if (ids.length > 0) some.push({ doc: docId, tab: tableRef, ids });
       }
     }
     const result = new Map<string, Map<string, Map<number, StoredRowValues>>>();
@@ -94,9 +96,7 @@ export class DocStateRepository {
     const rows: Row[] = await this.sql.rows(configVersion ? ROWS_AND_CONFIG_VERSION : ROWS, [
       whole.doc,
       whole.table,
-      some.doc,
-      some.table,
-      some.row,
+      JSON.stringify(some),
       checked,
     ]);
     const current = new Map(rows.filter((r) => r.table_ref === null).map((r) => [r.doc_id, Number(r.action_num)]));
@@ -164,9 +164,9 @@ async function clearTables(q: Queryable, changes: DocChanges[], cleared: { doc: 
 
 /**
  * The conditional update of each document's actionNum and schema, and of its rows, in one statement. Its parts see
- * the same snapshot and must not change the same row twice. unnest arrays keep the statement at a fixed number of
- * bind parameters whatever the number of rows; the upserts go as one JSON document, which pg sends as it is (a
- * jsonb[] array would be escaped element by element).
+ * the same snapshot and must not change the same row twice. The documents and the upserts go as JSON documents,
+ * which pg sends as they are (arrays, and a jsonb[] array of schemas above all, are escaped element by element), and
+ * which keep the statement at a fixed number of bind parameters whatever the number of rows.
  */
 function saveRows(
   q: Queryable,
@@ -175,28 +175,26 @@ function saveRows(
   upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }>,
 ): Promise<Array<{ doc_id: string }>> {
   return q.rows(
-    `WITH saved AS (
+    `WITH doc AS (SELECT * FROM json_to_recordset($1::json) AS x(doc text, num bigint, prev bigint, sch jsonb)),
+     saved AS (
        INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
-         SELECT doc, num, sch, now() FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS x(doc, num, sch)
+         SELECT doc, num, sch, now() FROM doc
        ON CONFLICT (doc_id) DO UPDATE
          SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
-         WHERE d.last_action_num = (SELECT p FROM unnest($1::text[], $4::bigint[]) AS y(doc, p) WHERE y.doc = d.doc_id)
+         WHERE d.last_action_num = (SELECT prev FROM doc WHERE doc.doc = d.doc_id)
        RETURNING doc_id),
      upsert AS (
-       SELECT * FROM json_to_recordset($8::json) AS u(doc text, tab text, row_id int, fields json)
+       SELECT * FROM json_to_recordset($5::json) AS u(doc text, tab text, row_id int, fields json)
         WHERE u.doc IN (SELECT doc_id FROM saved)),
      deleted AS (
-       DELETE FROM doc_rows r USING unnest($5::text[], $6::text[], $7::int[]) AS c(doc, tab, row_id)
+       DELETE FROM doc_rows r USING unnest($2::text[], $3::text[], $4::int[]) AS c(doc, tab, row_id)
         WHERE r.doc_id = c.doc AND r.table_ref = c.tab AND r.row_id = c.row_id AND c.doc IN (SELECT doc_id FROM saved)),
      upserted AS (
        INSERT INTO doc_rows (doc_id, table_ref, row_id, fields) SELECT doc, tab, row_id, fields FROM upsert
        ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields)
      SELECT doc_id FROM saved`,
     [
-      changes.map((c) => c.docId),
-      changes.map((c) => c.lastActionNum),
-      changes.map((c) => JSON.stringify(c.schema)),
-      changes.map((c) => c.previousActionNum),
+      JSON.stringify(changes.map((c) => ({ doc: c.docId, num: c.lastActionNum, prev: c.previousActionNum, sch: c.schema }))),
       deletes.doc,
       deletes.table,
       deletes.row,
