@@ -30,7 +30,8 @@ export interface DocChanges {
  * actionNum of each document to check ($4). The row ids go as JSON, which pg sends as it is: as arrays, each
  * document and table id was repeated and escaped once per row (8% of the matcher's allocations). Two joins on the
  * primary key rather than one OR of IN lists: the OR made Postgres scan every stored row of every document (80 ms per
- * batch at 400,000 rows, and growing with them).
+ * batch at 400,000 rows, and growing with them). The OFFSET 0 fence keeps one lookup by key per row: unfenced,
+ * Postgres read each table's rows whole, or hashed every stored row once it had statistics.
  */
 const ROWS = `SELECT r.doc_id, r.table_ref, r.row_id, r.fields, NULL::bigint AS action_num
     FROM unnest($1::text[], $2::text[]) AS w(doc, tab) JOIN doc_rows r ON r.doc_id = w.doc AND r.table_ref = w.tab
