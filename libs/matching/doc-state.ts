@@ -60,6 +60,30 @@ export interface AppliedActions {
   clearedTables: string[];
 }
 
+/**
+ * Most cells one bundle may hold, a row counting as its table's columns plus ROW_CELLS: its rows are held at once,
+ * filled to their table's width, with their stored and payload versions. Past it the matcher's 256 MB heap ran out,
+ * on every retry, and the partition stopped for good: a one-column recalculation over stored rows of 20 columns ran at
+ * 67,000 rows and not at 75,000; row ids alone into a table of 200 columns ran at 2,000,000 cells and not at
+ * 3,000,000 (a 600 KB bundle of 100,000 ids made 20 million); 700,000 rows into a table of one column ran out inside
+ * applyActions, before any count, so rows are counted as they are touched. A removed row counts ROW_CELLS alone: it is
+ * not filled, and a ReplaceTableData over a large stored table must still apply.
+ */
+export const MAX_BUNDLE_CELLS = 1_250_000;
+
+/**
+ * What a row costs besides its cells, in cells: its objects and map entries. Measured after applyBundle with a
+ * webhook firing for every row: about 415 bytes a row of one column, 2.2 KB a row of 20, so about 94 bytes a cell and
+ * 320 a row.
+ */
+export const ROW_CELLS = 3;
+
+/** How the cells of MAX_BUNDLE_CELLS are counted, for the messages that refuse a bundle. */
+export const CELLS_COUNTED = `(rows times their table's columns, plus ${ROW_CELLS} a row)`;
+
+/** The cells `rows` rows of a table of `columns` columns count for. */
+export const cellsOf = (rows: number, columns: number): number => rows * (columns + ROW_CELLS);
+
 /** The row id is not a column: Grist's `id` entries in column lists and column values are skipped. */
 const ROW_ID = 'id';
 
@@ -152,6 +176,8 @@ class ActionApplier {
   private nextRef: number;
   private readonly touched = new Map<string, TouchedTable>();
   private readonly cleared = new Set<string>();
+  /** Cells of the rows touched so far (MAX_BUNDLE_CELLS), counted before they are built. */
+  private cells = 0;
 
   constructor(private readonly state: DocState) {
     this.tables = [...state.schema.tables];
@@ -219,8 +245,9 @@ class ActionApplier {
   private writeRows(tableId: string, rowIds: number[], colValues: BulkColValues, mode: 'add' | 'update'): void {
     const tableRef = this.declareTable(tableId);
     const columns = this.declareColumns(tableRef, colValues);
+    const width = this.widthOf(tableRef);
     for (let i = 0; i < rowIds.length; i++) {
-      const row = this.touch(tableRef, rowIds[i], mode === 'add');
+      const row = this.touch(tableRef, rowIds[i], mode === 'add', width);
       // Removed earlier in the bundle and added again: added, as in Grist (added row ids override updated ones).
       if (mode === 'add' && row.after === null) [row.origin, row.written] = ['added', undefined];
       const values = rowValues(columns, colValues, i);
@@ -233,7 +260,7 @@ class ActionApplier {
 
   private removeRows(tableId: string, rowIds: number[]): void {
     const tableRef = this.declareTable(tableId);
-    for (const rowId of rowIds) removeRow(this.touch(tableRef, rowId, false));
+    for (const rowId of rowIds) removeRow(this.touch(tableRef, rowId, false, 0));
   }
 
   /** Every live row goes, then the given rows are added: rows that survive count as added. */
@@ -243,13 +270,16 @@ class ActionApplier {
     const table = this.touchedTable(tableRef);
     if (!table.cleared) {
       for (const [rowId, stored] of this.state.rows.get(tableRef) ?? []) {
-        if (!table.rows.has(rowId)) table.rows.set(rowId, existingRow(rowId, stored));
+        if (table.rows.has(rowId)) continue;
+        this.count(0);
+        table.rows.set(rowId, existingRow(rowId, stored));
       }
     }
     for (const row of table.rows.values()) removeRow(row);
     this.clear(tableRef, table);
+    const width = this.widthOf(tableRef);
     for (let i = 0; i < rowIds.length; i++) {
-      const row = this.touch(tableRef, rowIds[i], true);
+      const row = this.touch(tableRef, rowIds[i], true, width);
       row.origin = 'added';
       row.after = rowValues(columns, colValues, i);
     }
@@ -262,7 +292,9 @@ class ActionApplier {
     const table = this.touchedTable(tableRef);
     table.rows.clear();
     this.clear(tableRef, table);
+    const width = this.widthOf(tableRef);
     for (let i = 0; i < rowIds.length; i++) {
+      this.count(width);
       table.rows.set(rowIds[i], existingRow(rowIds[i], rowValues(columns, colValues, i)));
     }
   }
@@ -276,11 +308,15 @@ class ActionApplier {
     return table;
   }
 
-  /** The touched row, first seen as stored before the bundle (unless its table was cleared since). */
-  private touch(tableRef: string, rowId: number, adding: boolean): TouchedRow {
+  /**
+   * The touched row, first seen as stored before the bundle (unless its table was cleared since). A row touched for
+   * the first time is counted with `width` columns (0 for a removal).
+   */
+  private touch(tableRef: string, rowId: number, adding: boolean, width: number): TouchedRow {
     const table = this.touchedTable(tableRef);
     let row = table.rows.get(rowId);
     if (!row) {
+      this.count(width);
       const stored = table.cleared ? undefined : this.state.rows.get(tableRef)?.get(rowId);
       row = stored
         ? existingRow(rowId, stored)
@@ -296,6 +332,16 @@ class ActionApplier {
       table.rows.set(rowId, row);
     }
     return row;
+  }
+
+  /** Counts one more row of `width` columns; throws once the bundle's rows would hold more than MAX_BUNDLE_CELLS. */
+  private count(width: number): void {
+    this.cells += cellsOf(1, width);
+    if (this.cells > MAX_BUNDLE_CELLS) throw new Error(`its rows would hold more than ${MAX_BUNDLE_CELLS} cells ${CELLS_COUNTED}`);
+  }
+
+  private widthOf(tableRef: string): number {
+    return (this.tables.find((t) => t.ref === tableRef) as TableDef).columns.length;
   }
 
   private clear(tableRef: string, table: TouchedTable): void {

@@ -1,6 +1,7 @@
 import { ActionBundle, DocAction, EventType, WebhookRule, emptySchema } from '../domain';
 import { DocState, StoredRow, rowsToLoad } from './doc-state';
-import { BundleOutcome, MAX_BUNDLE_CELLS, applyBundle } from './firing';
+import { BundleOutcome, applyBundle } from './firing';
+import { CELLS_COUNTED, MAX_BUNDLE_CELLS, ROW_CELLS, cellsOf } from './doc-state';
 
 const BUNDLE_TIME = 2_000;
 
@@ -594,21 +595,41 @@ describe('applyBundle: whole-table actions and large bundles', () => {
     // row ids alone, into a wide table: each row is filled with every column's default
     const wide = seed([['AddTable', 'Wide', Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }))]]);
     const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-    expect(() => run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200 + 1), {}]])).toThrow(
-      `its rows would hold ${MAX_BUNDLE_CELLS + 200} cells (rows written times their table's columns), more than ${MAX_BUNDLE_CELLS}`,
+    const most = Math.floor(MAX_BUNDLE_CELLS / (200 + ROW_CELLS));
+    expect(() => run(wide, [['BulkAddRecord', 'Wide', ids(most + 1), {}]])).toThrow(
+      `its rows would hold more than ${MAX_BUNDLE_CELLS} cells ${CELLS_COUNTED}`,
     );
-    const { outcome } = run(wide, [['BulkAddRecord', 'Wide', ids(MAX_BUNDLE_CELLS / 200), {}]]);
-    expect(outcome.rowWrites).toHaveLength(MAX_BUNDLE_CELLS / 200);
-    expect(outcome.cells).toBe(MAX_BUNDLE_CELLS);
+    const { outcome } = run(wide, [['BulkAddRecord', 'Wide', ids(most), {}]]);
+    expect(outcome.rowWrites).toHaveLength(most);
+    expect(outcome.cells).toBe(cellsOf(most, 200));
   });
 
-  it('counts only the rows left live: a ReplaceTableData over a stored table past MAX_BUNDLE_CELLS applies', () => {
+  it.each<[string, (ids: number[]) => DocAction[]]>([
+    // 700,000 of these ran the matcher out of heap inside applyActions, before the rows were counted
+    ['added to a table of one column', (ids) => [['BulkAddRecord', 'Narrow', ids, { A: ids.map((id) => `v${id}`) }]]],
+    ['removed, each its own row object', (ids) => [['BulkRemoveRecord', 'Narrow', ids]]],
+  ])('counts rows as they are touched, each at its cost besides its cells: 2,000,000 rows %s are refused', (_name, actions) => {
+    const narrow = seed([['AddTable', 'Narrow', [{ id: 'A', type: 'Text' }]]]);
+    const ids = Array.from({ length: 2_000_000 }, (_, i) => i + 1);
+    expect(() => run(narrow, actions(ids))).toThrow(`its rows would hold more than ${MAX_BUNDLE_CELLS} cells ${CELLS_COUNTED}`);
+  });
+
+  it('counts the live rows again at their final width: columns added after the rows count too', () => {
+    const narrow = seed([['AddTable', 'Narrow', [{ id: 'A', type: 'Text' }]]]);
+    const ids = Array.from({ length: 6000 }, (_, i) => i + 1);
+    const columns: DocAction[] = Array.from({ length: 250 }, (_, i) => ['AddColumn', 'Narrow', `C${i}`, { type: 'Numeric' }]);
+    expect(() => run(narrow, [['BulkAddRecord', 'Narrow', ids, {}], ...columns])).toThrow(
+      `its rows would hold ${cellsOf(6000, 251)} cells ${CELLS_COUNTED}, more than ${MAX_BUNDLE_CELLS}`,
+    );
+  });
+
+  it('counts only the rows left live: a ReplaceTableData over a stored table near MAX_BUNDLE_CELLS applies', () => {
     const wide = seed([['AddTable', 'Wide', Array.from({ length: 200 }, (_, i) => ({ id: `C${i}`, type: 'Numeric' }))]]);
-    const ids = Array.from({ length: MAX_BUNDLE_CELLS / 200 }, (_, i) => i + 1);
+    const ids = Array.from({ length: Math.floor(MAX_BUNDLE_CELLS / (200 + ROW_CELLS)) }, (_, i) => i + 1);
     const full = run(wide, [['BulkAddRecord', 'Wide', ids, {}]]).state;
     const webhooks = [hook(full, { table: 'Wide', types: ['add', 'remove'] })];
     const { outcome } = run(full, [['ReplaceTableData', 'Wide', [1], {}], ['AddRecord', 'Wide', 9999, {}]], webhooks);
-    expect(outcome.cells).toBe(2 * 200);
+    expect(outcome.cells).toBe(cellsOf(2, 200));
     expect(outcome.events[0].rows).toHaveLength(ids.length + 1);
     expect(outcome.events[0].rows.filter((r) => r.type === 'add').map((r) => r.id)).toEqual([1, 9999]);
   });

@@ -11,7 +11,7 @@ import {
   defaultForType,
   findColumnByRef,
 } from '../domain';
-import { DocState, StoredRow, TouchedRow, applyActions } from './doc-state';
+import { CELLS_COUNTED, DocState, MAX_BUNDLE_CELLS, StoredRow, TouchedRow, applyActions, cellsOf } from './doc-state';
 
 export interface RowWrite {
   tableRef: string;
@@ -39,7 +39,7 @@ export interface BundleOutcome {
   clearedTables: string[];
   /** One entry per webhook with at least one row, ordered by webhook id. */
   events: WebhookEvents[];
-  /** Rows live after the bundle times their table's columns: what its filled rows hold in memory (MAX_BUNDLE_CELLS). */
+  /** What the bundle's live rows hold in memory, counted as MAX_BUNDLE_CELLS counts it. */
   cells: number;
 }
 
@@ -58,19 +58,9 @@ interface FinalRow {
 }
 
 /**
- * Most cells (rows live after the bundle times their table's columns) one bundle may hold: its rows are held at once,
- * filled to their table's width, with their stored and payload versions. Past it the matcher's 256 MB heap ran out,
- * on every retry: a one-column recalculation over stored rows of 20 columns ran at 67,000 rows (1,340,000 cells) and
- * not at 75,000; row ids alone into a table of 200 columns ran at 2,000,000 cells and not at 3,000,000 (a 600 KB
- * bundle of 100,000 ids made 20 million). Removed rows are not counted: they are not filled, and a ReplaceTableData
- * over a large stored table must still apply.
- */
-export const MAX_BUNDLE_CELLS = 1_250_000;
-
-/**
  * Applies a bundle to a document's state and decides which rows fire which webhook (SPEC section 3).
  * `bundleTime` is the Kafka timestamp of the bundle's message; `webhooks` are the document's. Throws for a bundle
- * over MAX_BUNDLE_CELLS, before its rows are filled.
+ * over MAX_BUNDLE_CELLS: as its rows are touched (applyActions), and for its live rows before they are filled.
  */
 export function applyBundle(
   state: DocState,
@@ -83,11 +73,9 @@ export function applyBundle(
   for (const table of applied.schema.tables) {
     let live = 0;
     for (const row of applied.tables.get(table.ref)?.rows.values() ?? []) if (row.after !== null) live++;
-    cells += live * table.columns.length;
+    cells += cellsOf(live, table.columns.length);
   }
-  if (cells > MAX_BUNDLE_CELLS) {
-    throw new Error(`its rows would hold ${cells} cells (rows written times their table's columns), more than ${MAX_BUNDLE_CELLS}`);
-  }
+  if (cells > MAX_BUNDLE_CELLS) throw new Error(`its rows would hold ${cells} cells ${CELLS_COUNTED}, more than ${MAX_BUNDLE_CELLS}`);
   /** Touched tables that still exist, by ref, with their touched rows. */
   const touchedTables = new Map<string, { table: TableDef; rows: FinalRow[] }>();
   const rowWrites: RowWrite[] = [];
