@@ -214,11 +214,23 @@ describe('statements that lock several webhooks', () => {
       await Promise.all([
         repo.storeEvents(order.map((h) => received(h, round + 1, [round]))),
         otherRepo.storeEvents([...order].reverse().map((h) => received(h, 10_000 + round, [round]))),
-        repo.renewLeases(owner, [...order].reverse(), Date.now() + 60_000),
+        repo.renewLeases(owner, [...order].reverse(), 60_000),
         ...order.map((h) => repo.startAttempt({ webhookId: h, generation: 0, owner, status: sending, batchId: randomUUID(), batchEnd: { lastSeq: round, endOffset: 1 } })),
       ]);
     }
     expect(await numWaiting(hooks[0])).toBe(200);
+  });
+});
+
+describe('leases', () => {
+  it('are set and compared on the database clock: an instance whose clock runs a minute ahead takes over no live lease', async () => {
+    const a = await webhook();
+    await repo.storeEvents([received(a, 1, [1])]);
+    expect(await repo.claimDue('instance-a', Date.now(), 5000, [], 1000)).toContain(a);
+    expect(await repo.claimDue('instance-b', Date.now() + 60_000, 5000, [], 1000)).not.toContain(a);
+    // renewed for 1 ms on the database's clock, it runs out at once, whatever the claimer's clock says
+    expect(await repo.renewLeases('instance-a', [a], 1)).toEqual([a]);
+    await waitFor('the lease to run out', async () => (await repo.claimDue('instance-b', Date.now() - 60_000, 5000, [], 1000)).includes(a));
   });
 });
 

@@ -169,10 +169,11 @@ export class DeliveryScheduler implements OnApplicationBootstrap, BeforeApplicat
     // checked on every tick, not only once the renewal answers: a database that hangs instead of failing (a network
     // partition) would otherwise keep a loop and its request past the lease, while another instance takes over
     this.abandonExpiring(ids, null);
+    // taken before the renewal: the lease it sets on the database's clock runs at least this long
     const until = Date.now() + LEASE_MS;
     let renewed: Set<string> | null = null;
     try {
-      renewed = new Set(await this.repo.renewLeases(this.owner, ids, until));
+      renewed = new Set(await this.repo.renewLeases(this.owner, ids, LEASE_MS));
     } finally {
       for (const id of ids) {
         const loop = this.active.get(id);

@@ -133,6 +133,14 @@ const lockedItems = (columns: string): string => `SELECT x.*, l.delivered_seq AS
 const LOCK_IN_ORDER = `SELECT webhook_id FROM webhook_delivery WHERE lease_owner = $1 AND webhook_id = ANY($2)
   ORDER BY webhook_id FOR UPDATE`;
 
+/**
+ * Now on the database's clock, in ms. Leases are set and compared on it alone: on the instances' clocks, one running
+ * a lease's length ahead of another would take over that one's live leases, and two instances would deliver the
+ * same webhook at once. An instance still gives up its loops early on its own clock (DeliveryScheduler), which only
+ * measures a lease's length from before the statement that set it.
+ */
+const DB_NOW_MS = '(extract(epoch from now()) * 1000)::bigint';
+
 /** Only the loop that read this generation and still holds the lease may change the state. */
 const STILL_OWNED = 'd.webhook_id = x.webhook_id AND d.generation = x.generation AND d.lease_owner = x.owner';
 
@@ -266,26 +274,29 @@ export class DeliveryRepository {
     return results;
   }
 
-  /** Leases up to `limit` enabled webhooks that have rows waiting, are due, and are leased by nobody. */
+  /**
+   * Leases, for `leaseMs`, up to `limit` enabled webhooks that have rows waiting, are due at `now`, and are leased by
+   * nobody.
+   */
   async claimDue(owner: string, now: number, leaseMs: number, exclude: string[], limit: number): Promise<string[]> {
-    const rows = await this.sql.rows<{ webhook_id: string }>(`UPDATE webhook_delivery SET lease_owner = $1, lease_until = $2
+    const rows = await this.sql.rows<{ webhook_id: string }>(`UPDATE webhook_delivery SET lease_owner = $1, lease_until = ${DB_NOW_MS} + $2
         WHERE webhook_id IN (
           SELECT d.webhook_id FROM webhook_delivery d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled
-           WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < $3 AND NOT (d.webhook_id = ANY($4))
+           WHERE num_waiting > 0 AND next_attempt_at <= $3 AND lease_until < ${DB_NOW_MS} AND NOT (d.webhook_id = ANY($4))
            ORDER BY next_attempt_at LIMIT $5 FOR UPDATE OF d SKIP LOCKED)
         RETURNING webhook_id`,
-      [owner, now + leaseMs, now, exclude, limit],
+      [owner, leaseMs, now, exclude, limit],
     );
     return rows.map((r) => r.webhook_id);
   }
 
-  /** Extends the leases `owner` still holds among `ids`; answers those. */
-  async renewLeases(owner: string, ids: string[], until: number): Promise<string[]> {
+  /** Extends by `leaseMs` the leases `owner` still holds among `ids`; answers those. */
+  async renewLeases(owner: string, ids: string[], leaseMs: number): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await this.sql.rows<{ webhook_id: string }>(
-      `UPDATE webhook_delivery d SET lease_until = $3 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id
+      `UPDATE webhook_delivery d SET lease_until = ${DB_NOW_MS} + $3 FROM (${LOCK_IN_ORDER}) l WHERE d.webhook_id = l.webhook_id
        RETURNING d.webhook_id`,
-      [owner, ids, until],
+      [owner, ids, leaseMs],
     );
     return rows.map((r) => r.webhook_id);
   }
