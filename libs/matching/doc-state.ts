@@ -341,7 +341,12 @@ class ActionApplier {
   }
 
   private widthOf(tableRef: string): number {
-    return (this.tables.find((t) => t.ref === tableRef) as TableDef).columns.length;
+    return this.tableOf(tableRef).columns.length;
+  }
+
+  /** The table with this ref, which the caller knows exists. */
+  private tableOf(tableRef: string): TableDef {
+    return this.tables.find((t) => t.ref === tableRef) as TableDef;
   }
 
   private clear(tableRef: string, table: TouchedTable): void {
@@ -377,7 +382,7 @@ class ActionApplier {
   /** The ref of the column (undefined for the row id), declared as `Any` when unknown; `info` is merged into it. */
   private declareColumn(tableRef: string, colId: string, info?: ColumnInfo): string | undefined {
     if (colId === ROW_ID) return undefined;
-    const current = this.tables.find((t) => t.ref === tableRef) as TableDef;
+    const current = this.tableOf(tableRef);
     const existing = findColumnById(current, colId);
     if (existing && !info) return existing.ref;
     const table = this.own(tableRef);
