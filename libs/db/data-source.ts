@@ -4,6 +4,7 @@ import { DeliveredSeq1764430000001 } from './migrations/1764430000001-delivered-
 import { QueuePrimaryKey1764430000002 } from './migrations/1764430000002-queue-primary-key';
 import { QueuePerEvent1764430000003 } from './migrations/1764430000003-queue-per-event';
 import { DocRowsJson1764430000004 } from './migrations/1764430000004-doc-rows-json';
+import { QueueEventText1764430000005 } from './migrations/1764430000005-queue-event-text';
 
 /** Migrations in order; never `synchronize`. */
 export const MIGRATIONS = [
@@ -12,6 +13,7 @@ export const MIGRATIONS = [
   QueuePrimaryKey1764430000002,
   QueuePerEvent1764430000003,
   DocRowsJson1764430000004,
+  QueueEventText1764430000005,
 ];
 
 export interface PoolOptions {

@@ -36,6 +36,9 @@ export interface HeadBatch {
 /** A payload event as read from the topic: the JSON text it came as, and what intake needs of it besides. */
 export interface ReceivedEvent {
   eventId: string;
+  webhookId: string;
+  tableId: string;
+  actionNum: number;
   bundleTime: number;
   numRows: number;
   json: string;
@@ -44,6 +47,9 @@ export interface ReceivedEvent {
 /** Keeps of a parsed event only what intake needs, so its parsed rows are not held while it is stored. */
 export const receivedEvent = (event: PayloadEvent, json: string): ReceivedEvent => ({
   eventId: event.eventId,
+  webhookId: event.webhookId,
+  tableId: event.tableId,
+  actionNum: event.actionNum,
   bundleTime: event.bundleTime,
   numRows: event.rows.length,
   json,
@@ -75,10 +81,31 @@ interface DeliveryRow {
   generation: number;
 }
 
-/** JSON texts as the text of one JSON array. */
-const joinJson = (texts: string[]): string => `[${texts.join(',')}]`;
+/**
+ * Separates the events' JSON texts sent to Postgres as one text, which pg sends as it is; a `text[]` it would quote
+ * and escape element by element. JSON text never holds it: JSON escapes every control character.
+ */
+const TEXT_SEPARATOR = '\u0001';
+
+/** What the intake statement reads of an event besides its text (json_to_recordset's columns). */
+const intakeRecord = ({ event: e, batch }: { event: ReceivedEvent; batch: number }): Record<string, unknown> => ({
+  webhookId: e.webhookId,
+  eventId: e.eventId,
+  actionNum: e.actionNum,
+  bundleTime: e.bundleTime,
+  tableId: e.tableId,
+  numRows: e.numRows,
+  batch,
+});
 
 const time = (v: string | null): number | null => (v === null ? null : Number(v));
+
+/** The head's events with their rows, parsed from the texts they were stored as. */
+function queuedEvents(head: Array<Omit<QueuedEvent, 'rows'>> | null, json: string | null): QueuedEvent[] {
+  if (head === null || json === null) return [];
+  const events = JSON.parse(json) as Array<Pick<PayloadEvent, 'rows'>>;
+  return head.map((e, i) => ({ ...e, rows: events[i].rows }));
+}
 
 export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
   status: {
@@ -197,8 +224,8 @@ export class DeliveryRepository {
   /**
    * Stores payload events in one statement (one round trip, one transaction): drops duplicates by eventId and events
    * a webhook must not get, appends one queue entry per event in topic order, and counts its rows into numWaiting.
-   * The events' own JSON text goes as one document and their rows are stored as that text, so nothing is
-   * serialised again. Batches stored at once (the partitions of one fetch) share that statement.
+   * Each event is stored as the JSON text it came in, which Postgres never parses: nothing is serialised again.
+   * Batches stored at once (the partitions of one fetch) share that statement.
    */
   async storeEvents(received: ReceivedEvent[]): Promise<IntakeResult> {
     const stored = await this.intake.call(received);
@@ -229,12 +256,12 @@ export class DeliveryRepository {
     });
     if (unique.length === 0) return results;
     const stored = await this.sql.rows<{ batch: number; unique: number; wanted: number; fresh: number; rows: number }>(
-      // numbers read as numeric: 7.0 and 7e0 are integers to JSON (and to parsePayloadEvent), not to bigint's input
       `WITH ev AS (
-         SELECT e.*, n.num_rows, n.batch
-           FROM ROWS FROM (json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" numeric, "bundleTime" numeric,
-                  "tableId" text, rows json)) WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, payload_rows, i)
-           JOIN unnest($2::int[], $3::int[]) WITH ORDINALITY AS n(num_rows, batch, i) ON n.i = e.i),
+         SELECT * FROM ROWS FROM (
+             json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" bigint, "bundleTime" bigint, "tableId" text,
+               "numRows" int, batch int),
+             unnest(string_to_array($2, E'\\x01')))
+           WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, num_rows, batch, event_json, i)),
        -- SHARE: a webhook cannot be deleted, disabled or re-enabled under us. Its enabled flag and activeSince are
        -- those committed last (a PATCH in progress is waited for), so a disable's clearing cannot miss what we queue
        hooks AS (
@@ -246,8 +273,8 @@ export class DeliveryRepository {
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id),
        -- ORDER BY: seq follows the order of the topic, which is each webhook's FIFO order
        queued AS (
-         INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, table_id, num_rows, payload_rows)
-         SELECT w.webhook_id, w.event_id, w.action_num, w.bundle_time, w.table_id, w.num_rows, w.payload_rows
+         INSERT INTO webhook_queue (webhook_id, event_id, action_num, bundle_time, table_id, num_rows, event_json)
+         SELECT w.webhook_id, w.event_id, w.action_num, w.bundle_time, w.table_id, w.num_rows, w.event_json
            FROM wanted w JOIN fresh f ON f.event_id = w.event_id WHERE w.num_rows > 0 ORDER BY w.i
          RETURNING webhook_id, num_rows),
        counts AS (SELECT webhook_id, sum(num_rows)::int AS n FROM queued GROUP BY webhook_id),
@@ -262,7 +289,7 @@ export class DeliveryRepository {
               coalesce(sum(ev.num_rows) FILTER (WHERE f.event_id IS NOT NULL), 0)::int AS rows
          FROM ev LEFT JOIN wanted w ON w.event_id = ev.event_id LEFT JOIN fresh f ON f.event_id = ev.event_id
         GROUP BY ev.batch`,
-      [joinJson(unique.map((u) => u.event.json)), unique.map((u) => u.event.numRows), unique.map((u) => u.batch)],
+      [JSON.stringify(unique.map(intakeRecord)), unique.map((u) => u.event.json).join(TEXT_SEPARATOR)],
     );
     for (const s of stored) {
       const result = results[s.batch];
@@ -360,22 +387,26 @@ export class DeliveryRepository {
       authorization: string;
       payload_format: PayloadFormat;
       enabled: boolean;
-      head: QueuedEvent[];
+      head: Array<Omit<QueuedEvent, 'rows'>> | null;
+      /** The head's events as they came in, as one JSON array, in the same order. */
+      head_json: string | null;
     };
     // the events the batch takes rows from: at most batch_size of them (each has rows), and only while the rows
     // before an event, from head_offset on, are fewer than batch_size
     const found: Head[] = await this.sql.rows(
-      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled,
-         (SELECT coalesce(json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num, 'bundleTime', e.bundle_time,
-                   'tableId', e.table_id, 'rows', e.payload_rows) ORDER BY e.seq), '[]')
-            FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
-                    FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, payload_rows FROM webhook_queue
-                           WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
-                             AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
-                           ORDER BY seq LIMIT x.batch_size) q) e
-           WHERE e.rows_before - d.head_offset < x.batch_size) AS head
+      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled, h.head, h.head_json
          FROM unnest($1::uuid[], $2::int[]) AS x(webhook_id, batch_size)
-         JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id`,
+         JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id
+         CROSS JOIN LATERAL (
+           SELECT json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num, 'bundleTime', e.bundle_time, 'tableId', e.table_id)
+                    ORDER BY e.seq) AS head,
+                  '[' || string_agg(e.event_json, ',' ORDER BY e.seq) || ']' AS head_json
+             FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
+                     FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, event_json FROM webhook_queue
+                            WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
+                              AND (d.batch_last_seq IS NULL OR seq <= d.batch_last_seq)
+                            ORDER BY seq LIMIT x.batch_size) q) e
+            WHERE e.rows_before - d.head_offset < x.batch_size) h`,
       [wanted.map((w) => w.webhookId), wanted.map((w) => w.batchSize)],
     );
     const byId = new Map(found.map((r) => [r.webhook_id, r]));
@@ -386,7 +417,7 @@ export class DeliveryRepository {
       return {
         target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
         state,
-        batch: takeBatch(r.head, state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
+        batch: takeBatch(queuedEvents(r.head, r.head_json), state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
       };
     });
   }
