@@ -22,10 +22,10 @@ function changes(docId: string, from: number, to: number, rows: Array<[string, n
 }
 
 const stored = async (docId: string): Promise<Array<[string, number, unknown]>> =>
-  (await database.db.query<{ table_ref: string; row_id: number; fields: unknown }>(
+  (await database.db.query<{ table_ref: string; row_id: number; fields: string }>(
     'SELECT table_ref, row_id, fields FROM doc_rows WHERE doc_id = $1 ORDER BY table_ref, row_id',
     [docId],
-  )).map((r) => [r.table_ref, r.row_id, r.fields]);
+  )).map((r) => [r.table_ref, r.row_id, JSON.parse(r.fields)]);
 
 describe('DocStateRepository.save', () => {
   it('writes, overwrites and deletes rows, and clears tables while keeping the rows written again after the clear', async () => {

@@ -2,7 +2,7 @@
  * Prepared statements against the real database: a migration that changes what a statement returns (a rolling
  * upgrade: the new version migrates while the old one runs) must not break the statements already prepared.
  */
-import { Sql } from '../libs/db/sql';
+import { joinJsonTexts, Sql, splitJsonTexts } from '../libs/db/sql';
 import { useMigratedDatabase } from './support/harness';
 
 const database = useMigratedDatabase();
@@ -44,5 +44,18 @@ describe('Sql, after a migration changes what a prepared statement returns', () 
     expect(await sql.rows('SELECT a, b FROM broken')).toEqual([]);
     await database.db.query('ALTER TABLE broken DROP COLUMN b');
     await expect(sql.rows('SELECT a, b FROM broken')).rejects.toThrow('column "b" does not exist');
+  });
+});
+
+describe('JSON texts sent as one text', () => {
+  it('come back as the same texts, in order, whatever characters their values hold', async () => {
+    const values: unknown[] = ['\u0001 and \u0000', 'quote " backslash \\ newline \n', 'été 😀 \u2028', '', [], {}, { k: ['L', '\u0001'] }, 7];
+    const texts = values.map((v) => JSON.stringify(v));
+    const rows = await sql.rows<{ t: string; i: string }>(`SELECT t, i FROM ${splitJsonTexts('$1')} WITH ORDINALITY AS x(t, i)`, [
+      joinJsonTexts(texts),
+    ]);
+    expect(rows.map((r) => r.t)).toEqual(texts);
+    expect(rows.map((r) => Number(r.i))).toEqual(texts.map((_, i) => i + 1));
+    expect(await sql.rows(`SELECT * FROM ${splitJsonTexts('$1')} AS x(t)`, [joinJsonTexts([])])).toEqual([]);
   });
 });

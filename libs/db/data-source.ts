@@ -5,6 +5,7 @@ import { QueuePrimaryKey1764430000002 } from './migrations/1764430000002-queue-p
 import { QueuePerEvent1764430000003 } from './migrations/1764430000003-queue-per-event';
 import { DocRowsJson1764430000004 } from './migrations/1764430000004-doc-rows-json';
 import { QueueEventText1764430000005 } from './migrations/1764430000005-queue-event-text';
+import { DocRowsText1764430000006 } from './migrations/1764430000006-doc-rows-text';
 
 /** Migrations in order; never `synchronize`. */
 export const MIGRATIONS = [
@@ -14,6 +15,7 @@ export const MIGRATIONS = [
   QueuePerEvent1764430000003,
   DocRowsJson1764430000004,
   QueueEventText1764430000005,
+  DocRowsText1764430000006,
 ];
 
 export interface PoolOptions {

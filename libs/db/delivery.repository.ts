@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { Coalescer } from './coalescer';
-import { Sql } from './sql';
+import { joinJsonTexts, Sql, splitJsonTexts } from './sql';
 import { EventBatchUsage, PayloadEvent, PayloadFormat, WebhookStatus } from '../domain';
 import { DeliveryStatus } from '../delivery/usage';
 import { Batch, BatchEnd, QueuedEvent, QueueHead, takeBatch } from '../delivery/queue-batch';
@@ -80,12 +80,6 @@ interface DeliveryRow {
   next_attempt_at: string;
   generation: number;
 }
-
-/**
- * Separates the events' JSON texts sent to Postgres as one text, which pg sends as it is; a `text[]` it would quote
- * and escape element by element. JSON text never holds it: JSON escapes every control character.
- */
-const TEXT_SEPARATOR = '\u0001';
 
 /** What the intake statement reads of an event besides its text (json_to_recordset's columns). */
 const intakeRecord = ({ event: e, batch }: { event: ReceivedEvent; batch: number }): Record<string, unknown> => ({
@@ -260,7 +254,7 @@ export class DeliveryRepository {
          SELECT * FROM ROWS FROM (
              json_to_recordset($1::json) AS ("webhookId" uuid, "eventId" text, "actionNum" bigint, "bundleTime" bigint, "tableId" text,
                "numRows" int, batch int),
-             unnest(string_to_array($2, E'\\x01')))
+             ${splitJsonTexts('$2')})
            WITH ORDINALITY AS e(webhook_id, event_id, action_num, bundle_time, table_id, num_rows, batch, event_json, i)),
        -- SHARE: a webhook cannot be deleted, disabled or re-enabled under us. Its enabled flag and activeSince are
        -- those committed last (a PATCH in progress is waited for), so a disable's clearing cannot miss what we queue
@@ -289,7 +283,7 @@ export class DeliveryRepository {
               coalesce(sum(ev.num_rows) FILTER (WHERE f.event_id IS NOT NULL), 0)::int AS rows
          FROM ev LEFT JOIN wanted w ON w.event_id = ev.event_id LEFT JOIN fresh f ON f.event_id = ev.event_id
         GROUP BY ev.batch`,
-      [JSON.stringify(unique.map(intakeRecord)), unique.map((u) => u.event.json).join(TEXT_SEPARATOR)],
+      [JSON.stringify(unique.map(intakeRecord)), joinJsonTexts(unique.map((u) => u.event.json))],
     );
     for (const s of stored) {
       const result = results[s.batch];

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { Queryable, Sql } from './sql';
+import { joinJsonTexts, Queryable, Sql, splitJsonTexts } from './sql';
 import { CONFIG_VERSION } from './webhook.repository';
 import { DocSchema } from '../domain';
 
@@ -93,7 +93,7 @@ export class DocStateRepository {
     const checked = [...new Set([...wanted.keys(), ...asOf.keys()])];
     if (checked.length === 0 && !configVersion) return { rows: result };
     // the version is the only row without a document; a document's actionNum, the only one without a table
-    type Row = { doc_id: string | null; table_ref: string | null; row_id: number; fields: StoredRowValues; action_num: string | null };
+    type Row = { doc_id: string | null; table_ref: string | null; row_id: number; fields: string; action_num: string | null };
     const rows: Row[] = await this.sql.rows(configVersion ? ROWS_AND_CONFIG_VERSION : ROWS, [
       whole.doc,
       whole.table,
@@ -109,7 +109,7 @@ export class DocStateRepository {
       if (!doc) result.set(r.doc_id, (doc = new Map()));
       let table = doc.get(r.table_ref);
       if (!table) doc.set(r.table_ref, (table = new Map()));
-      table.set(r.row_id, r.fields);
+      table.set(r.row_id, JSON.parse(r.fields) as StoredRowValues);
     }
     const version = rows.find((r) => r.doc_id === null);
     return version ? { rows: result, configVersion: Number(version.action_num) } : { rows: result };
@@ -125,11 +125,11 @@ export class DocStateRepository {
     if (changes.length === 0) return;
     const cleared = { doc: [] as string[], table: [] as string[] };
     const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
-    const upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }> = [];
+    const upserts: RowUpsert[] = [];
     for (const c of changes) {
       for (const table of c.clearedTables) (cleared.doc.push(c.docId), cleared.table.push(table));
       for (const { tableRef, rowId, values } of c.rows.values()) {
-        if (values !== null) upserts.push({ doc: c.docId, tab: tableRef, row_id: rowId, fields: values });
+        if (values !== null) upserts.push({ doc: c.docId, tab: tableRef, row_id: rowId, fields: JSON.stringify(values) });
         else (deletes.doc.push(c.docId), deletes.table.push(tableRef), deletes.row.push(rowId));
       }
     }
@@ -163,17 +163,26 @@ async function clearTables(q: Queryable, changes: DocChanges[], cleared: { doc: 
   );
 }
 
+/** A row written by a save: its values as their JSON text, which Postgres stores without parsing it. */
+interface RowUpsert {
+  doc: string;
+  tab: string;
+  row_id: number;
+  fields: string;
+}
+
 /**
  * The conditional update of each document's actionNum and schema, and of its rows, in one statement. Its parts see
- * the same snapshot and must not change the same row twice. The documents and the upserts go as JSON documents,
+ * the same snapshot and must not change the same row twice. The documents and the rows' keys go as JSON documents,
  * which pg sends as they are (arrays, and a jsonb[] array of schemas above all, are escaped element by element), and
- * which keep the statement at a fixed number of bind parameters whatever the number of rows.
+ * which keep the statement at a fixed number of bind parameters whatever the number of rows; the rows' values go as
+ * their texts, which Postgres does not parse.
  */
 function saveRows(
   q: Queryable,
   changes: DocChanges[],
   deletes: { doc: string[]; table: string[]; row: number[] },
-  upserts: Array<{ doc: string; tab: string; row_id: number; fields: StoredRowValues }>,
+  upserts: RowUpsert[],
 ): Promise<Array<{ doc_id: string }>> {
   return q.rows(
     `WITH doc AS (SELECT * FROM json_to_recordset($1::json) AS x(doc text, num bigint, prev bigint, sch jsonb)),
@@ -185,7 +194,8 @@ function saveRows(
          WHERE d.last_action_num = (SELECT prev FROM doc WHERE doc.doc = d.doc_id)
        RETURNING doc_id),
      upsert AS (
-       SELECT * FROM json_to_recordset($5::json) AS u(doc text, tab text, row_id int, fields json)
+       SELECT * FROM ROWS FROM (json_to_recordset($5::json) AS (doc text, tab text, row_id int), ${splitJsonTexts('$6')})
+           AS u(doc, tab, row_id, fields)
         WHERE u.doc IN (SELECT doc_id FROM saved)),
      deleted AS (
        DELETE FROM doc_rows r USING unnest($2::text[], $3::text[], $4::int[]) AS c(doc, tab, row_id)
@@ -199,7 +209,8 @@ function saveRows(
       deletes.doc,
       deletes.table,
       deletes.row,
-      JSON.stringify(upserts),
+      JSON.stringify(upserts.map(({ doc, tab, row_id }) => ({ doc, tab, row_id }))),
+      joinJsonTexts(upserts.map((u) => u.fields)),
     ],
   );
 }

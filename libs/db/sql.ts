@@ -3,6 +3,15 @@ import { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
+/**
+ * JSON texts as one text parameter, which pg sends as it is (a `text[]` it would quote and escape element by element)
+ * and Postgres splits without parsing them (`splitJsonTexts`). No JSON text holds the separator: JSON escapes every
+ * control character.
+ */
+export const joinJsonTexts = (texts: string[]): string => texts.join('\u0001');
+/** The texts of a parameter made by joinJsonTexts, as a set of rows, in order. */
+export const splitJsonTexts = (param: string): string => `unnest(string_to_array(${param}, E'\\x01'))`;
+
 /** Where a statement runs: the pool, or one transaction's connection. */
 export interface Queryable {
   /** The rows the statement returns (RETURNING rows for INSERT, UPDATE and DELETE). */
