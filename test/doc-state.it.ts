@@ -1,6 +1,6 @@
 /** The matcher's document state statement against the real database: what a save writes, and what it refuses. */
 import { DocChanges, DocStateRepository, StoredRowValues } from '../libs/db/doc-state.repository';
-import { emptySchema } from '../libs/domain';
+import { DocSchema, emptySchema } from '../libs/domain';
 import { useMigratedDatabase } from './support/harness';
 
 const database = useMigratedDatabase();
@@ -16,6 +16,7 @@ function changes(docId: string, from: number, to: number, rows: Array<[string, n
     previousActionNum: from,
     lastActionNum: to,
     schema: emptySchema(),
+    schemaChanged: true,
     clearedTables,
     rows: new Map(rows.map(([tableRef, rowId, values]) => [`${tableRef}\u0000${rowId}`, { tableRef, rowId, values }])),
   };
@@ -45,6 +46,28 @@ describe('DocStateRepository.save', () => {
     expect(await stored('c')).toEqual([['t', 1, { v: 'c4' }]]);
     const docs = await repo.loadDocs(['b', 'c']);
     expect([docs.get('b')?.lastActionNum, docs.get('c')?.lastActionNum]).toEqual([3, 4]);
+  });
+
+  it('writes the schema only when it changed, and the actionNum and rows either way, still checking the actionNum', async () => {
+    const table = (id: string): DocSchema => ({ tables: [{ ref: 't1', id, columns: [] }], nextRef: 2 });
+    await repo.save([{ ...changes('s', 0, 1, [['t1', 1, { c: 1 }]]), schema: table('First') }]);
+    await repo.save([{ ...changes('s', 1, 2, [['t1', 1, { c: 2 }]]), schema: table('Unsaved'), schemaChanged: false }]);
+    expect(await repo.loadDocs(['s'])).toEqual(new Map([['s', { docId: 's', lastActionNum: 2, schema: table('First') }]]));
+    expect(await stored('s')).toEqual([['t1', 1, { c: 2 }]]);
+    await expect(repo.save([{ ...changes('s', 1, 3, [['t1', 1, { c: 3 }]]), schemaChanged: false }])).rejects.toThrow(
+      'document state changed by another matcher meanwhile: s',
+    );
+    await repo.save([{ ...changes('s', 2, 3, []), schema: table('Second') }]);
+    expect((await repo.loadDocs(['s'])).get('s')).toEqual({ docId: 's', lastActionNum: 3, schema: table('Second') });
+    expect(await stored('s')).toEqual([['t1', 1, { c: 2 }]]);
+  });
+
+  it('refuses a document never stored whose schema is said to be unchanged, and stores nothing of it', async () => {
+    await expect(repo.save([{ ...changes('never', 0, 1, [['t1', 1, { c: 1 }]]), schemaChanged: false }])).rejects.toThrow(
+      'document state changed by another matcher meanwhile: never',
+    );
+    expect(await repo.loadDocs(['never'])).toEqual(new Map());
+    expect(await stored('never')).toEqual([]);
   });
 
   it('loads whole tables and single rows of several documents in one read', async () => {

@@ -47,7 +47,7 @@ describe('webhook changes and the matcher poll', () => {
 
   it("a batch's read of its rows waits for a change in progress and then reads its version", async () => {
     const docs = new DocStateRepository(database.source);
-    await docs.save([{ docId: 'd1', previousActionNum: 0, lastActionNum: 4, schema: emptySchema(), clearedTables: [], rows: new Map() }]);
+    await docs.save([{ docId: 'd1', previousActionNum: 0, lastActionNum: 4, schema: emptySchema(), schemaChanged: true, clearedTables: [], rows: new Map() }]);
     const before = await repo.configVersion();
     const held = await holdConfigLock();
     const read = docs.loadRows(new Map(), new Map([['d1', 4], ['unknown', 0]]), { configVersion: true });

@@ -13,6 +13,7 @@ import {
   payloadEventEncoder,
   rowTooLargeToSend,
   rowsToLoad,
+  schemaChanged,
   StoredRow,
 } from '../../libs/matching';
 import { Logger } from '../../libs/observability';
@@ -79,6 +80,7 @@ class DocWorkspace {
       previousActionNum: stored?.lastActionNum ?? 0,
       lastActionNum: stored?.lastActionNum ?? 0,
       schema: this.state.schema,
+      schemaChanged: stored === undefined,
       clearedTables: [],
       rows: new Map(),
     };
@@ -127,6 +129,7 @@ class DocWorkspace {
       this.knownIds(tableRef).add(rowId);
       this.changes.rows.set(`${tableRef}\u0000${rowId}`, { tableRef, rowId, values });
     }
+    if (schemaChanged(this.state.schema, outcome.schema)) this.changes.schemaChanged = true;
     this.state.schema = outcome.schema;
     this.changes.schema = outcome.schema;
     this.changes.lastActionNum = actionNum;

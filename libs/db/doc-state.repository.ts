@@ -19,6 +19,11 @@ export interface DocChanges {
   previousActionNum: number;
   lastActionNum: number;
   schema: DocSchema;
+  /**
+   * Whether `schema` differs from the one stored (always, for a document not stored yet). An unchanged schema is not
+   * written: it can be many times the size of the rows a batch changes.
+   */
+  schemaChanged: boolean;
   /** Tables whose stored rows all go before `rows` are written. */
   clearedTables: string[];
   /** Final values of each touched row (null = deleted), keyed by `${tableRef}\u0000${rowId}`. */
@@ -173,7 +178,8 @@ interface RowUpsert {
 
 /**
  * The conditional update of each document's actionNum and schema, and of its rows, in one statement. Its parts see
- * the same snapshot and must not change the same row twice. The documents and the rows' keys go as JSON documents,
+ * the same snapshot and must not change the same row twice. A document whose schema is unchanged is only updated: it
+ * is stored, and Postgres checks NOT NULL on the row an INSERT proposes before it finds the conflict. The documents and the rows' keys go as JSON documents,
  * which pg sends as they are (arrays, and a jsonb[] array of schemas above all, are escaped element by element), and
  * which keep the statement at a fixed number of bind parameters whatever the number of rows; the rows' values go as
  * their texts, which Postgres does not parse.
@@ -186,13 +192,18 @@ function saveRows(
 ): Promise<Array<{ doc_id: string }>> {
   return q.rows(
     `WITH doc AS (SELECT * FROM json_to_recordset($1::json) AS x(doc text, num bigint, prev bigint, sch jsonb)),
-     saved AS (
+     written AS (
        INSERT INTO docs AS d (doc_id, last_action_num, schema, updated_at)
-         SELECT doc, num, sch, now() FROM doc
+         SELECT doc, num, sch, now() FROM doc WHERE sch IS NOT NULL
        ON CONFLICT (doc_id) DO UPDATE
          SET last_action_num = EXCLUDED.last_action_num, schema = EXCLUDED.schema, updated_at = now()
          WHERE d.last_action_num = (SELECT prev FROM doc WHERE doc.doc = d.doc_id)
        RETURNING doc_id),
+     moved AS (
+       UPDATE docs d SET last_action_num = x.num, updated_at = now() FROM doc x
+        WHERE x.sch IS NULL AND d.doc_id = x.doc AND d.last_action_num = x.prev
+       RETURNING d.doc_id),
+     saved AS (SELECT doc_id FROM written UNION ALL SELECT doc_id FROM moved),
      upsert AS (
        SELECT * FROM ROWS FROM (json_to_recordset($5::json) AS (doc text, tab text, row_id int), ${splitJsonTexts('$6')})
            AS u(doc, tab, row_id, fields)
@@ -205,7 +216,9 @@ function saveRows(
        ON CONFLICT (doc_id, table_ref, row_id) DO UPDATE SET fields = EXCLUDED.fields)
      SELECT doc_id FROM saved`,
     [
-      JSON.stringify(changes.map((c) => ({ doc: c.docId, num: c.lastActionNum, prev: c.previousActionNum, sch: c.schema }))),
+      JSON.stringify(
+        changes.map((c) => ({ doc: c.docId, num: c.lastActionNum, prev: c.previousActionNum, sch: c.schemaChanged ? c.schema : null })),
+      ),
       deletes.doc,
       deletes.table,
       deletes.row,

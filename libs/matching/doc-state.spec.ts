@@ -1,5 +1,5 @@
 import { DocAction, DocSchema, emptySchema } from '../domain';
-import { DocState, StoredRow, applyActions, rowsToLoad } from './doc-state';
+import { DocState, StoredRow, applyActions, rowsToLoad, schemaChanged } from './doc-state';
 
 const schema: DocSchema = {
   tables: [
@@ -159,6 +159,36 @@ describe('applyActions: schema', () => {
     expect(columnIds(applied.schema, 'People')).toEqual([]);
     expect(applied.clearedTables).toEqual(['t1']);
     expect(applied.tables.has('t1')).toBe(false);
+  });
+});
+
+describe('schemaChanged', () => {
+  it.each<[string, DocAction[], boolean]>([
+    ['no actions', [], false],
+    ['rows added, updated, removed, replaced and snapshotted in known columns', [
+      ['AddRecord', 'Orders', 9, { Item: 'Tea' }],
+      ['BulkUpdateRecord', 'Orders', [1, 2], { Qty: [1, 2] }],
+      ['RemoveRecord', 'Orders', 3],
+      ['ReplaceTableData', 'People', [1], { Name: ['Ann'] }],
+      ['TableData', 'Orders', [1], { Item: ['Jam'] }],
+    ], false],
+    ['AddTable of a known table with its known columns (merged into a copy)', [['AddTable', 'People', [{ id: 'Name', type: 'Text' }]]], true],
+    ['a row of an unknown table', [['AddRecord', 'Stock', 1, {}]], true],
+    ['a value of an unknown column', [['UpdateRecord', 'Orders', 1, { Price: 2 }]], true],
+    ['AddTable', [['AddTable', 'Stock', []]], true],
+    ['AddColumn', [['AddColumn', 'People', 'Age', { type: 'Int' }]], true],
+    ['ModifyColumn', [['ModifyColumn', 'Orders', 'Qty', { type: 'Int' }]], true],
+    ['RenameTable', [['RenameTable', 'People', 'Persons']], true],
+    ['RenameColumn', [['RenameColumn', 'Orders', 'Qty', 'Quantity']], true],
+    ['RemoveColumn', [['RemoveColumn', 'Orders', 'Qty']], true],
+    ['RemoveTable', [['RemoveTable', 'People']], true],
+    ['RemoveTable then AddTable of the same name', [['RemoveTable', 'People'], ['AddTable', 'People', []]], true],
+    ['a rename and its reverse', [['RenameTable', 'People', 'Persons'], ['RenameTable', 'Persons', 'People']], true],
+  ])('%s', (_, actions, changed) => {
+    const before = state().schema;
+    const after = applyActions(state(), actions).schema;
+    expect(schemaChanged(before, after)).toBe(changed);
+    if (!changed) expect(after).toEqual(before);
   });
 });
 

@@ -162,6 +162,13 @@ export function rowsToLoad(schema: DocSchema, actions: DocAction[]): RowsToLoad 
   return result;
 }
 
+/**
+ * Whether applyActions changed the schema: it copies each table it changes, and mints each new ref from nextRef, so a
+ * schema holding the same table objects in the same order, with the same nextRef, is the same.
+ */
+export const schemaChanged = (before: DocSchema, after: DocSchema): boolean =>
+  after.nextRef !== before.nextRef || after.tables.length !== before.tables.length || after.tables.some((t, i) => t !== before.tables[i]);
+
 /** Applies DocActions to a document's state without mutating it (copy-on-write per touched table and row). */
 export function applyActions(state: DocState, actions: DocAction[]): AppliedActions {
   const applier = new ActionApplier(state);
