@@ -50,13 +50,13 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-const withDatabase = (serverUrl: string, name: string): string => {
+export const withDatabase = (serverUrl: string, name: string): string => {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
 };
 
-async function onServer(serverUrl: string, sql: string): Promise<void> {
+export async function onServer(serverUrl: string, sql: string): Promise<void> {
   const client = new Client({ connectionString: serverUrl });
   await client.connect();
   try {
