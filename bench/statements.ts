@@ -38,8 +38,9 @@ interface Measured {
 
 /**
  * CPU of the database's backends: those running at each reading, plus every one the postmaster has reaped, so a
- * connection the pool opens or closes during a measure counts too (clock ticks of 10 ms). Autovacuum would land on whichever measure it ran during, so it is off for the database's tables and each
- * measure starts on vacuumed and analyzed tables: the figures are the statements' own.
+ * connection the pool opens or closes during a measure counts too (clock ticks of 10 ms). Autovacuum would land on
+ * whichever measure it ran during, so it is off for the database's tables and each measure starts on vacuumed and
+ * analyzed tables: the figures are the statements' own.
  */
 class PostgresCpu {
   private constructor(
@@ -95,12 +96,31 @@ function payloadEventText(n: number, webhookId: string): string {
     return {
       type: update ? 'update' : 'add',
       id,
-      fields: { Name: `name ${id} é`, Qty: id % 97, Price: id * 1.25, Done: id % 2 === 0, When: 1764430000000 + id, Tags: ['L', 'a'], Ref: id % 13, manualSort: id },
+      fields: {
+        Name: `name ${id} é`,
+        Qty: id % 97,
+        Price: id * 1.25,
+        Done: id % 2 === 0,
+        When: 1764430000000 + id,
+        Tags: ['L', 'a'],
+        Ref: id % 13,
+        manualSort: id,
+      },
       previous: update ? { Qty: 1 } : {},
       changedColIds: update ? ['Qty'] : [],
     };
   });
-  const event: PayloadEvent = { v: 1, eventId: `doc${n % DOCS}:${n}:${webhookId}`, webhookId, docId: `doc${n % DOCS}`, tableId: `Table${n % 5}`, actionNum: n, bundleTime: 1764430000000 + n, rows };
+  const docId = `doc${n % DOCS}`;
+  const event: PayloadEvent = {
+    v: 1,
+    eventId: `${docId}:${n}:${webhookId}`,
+    webhookId,
+    docId,
+    tableId: `Table${n % 5}`,
+    actionNum: n,
+    bundleTime: 1764430000000 + n,
+    rows,
+  };
   return JSON.stringify(event);
 }
 

@@ -94,11 +94,11 @@ const intakeRecord = ({ event: e, batch }: { event: ReceivedEvent; batch: number
 
 const time = (v: string | null): number | null => (v === null ? null : Number(v));
 
-/** The head's events with their rows, parsed from the texts they were stored as. */
-function queuedEvents(head: Array<Omit<QueuedEvent, 'rows'>> | null, json: string | null): QueuedEvent[] {
-  if (head === null || json === null) return [];
-  const events = JSON.parse(json) as Array<Pick<PayloadEvent, 'rows'>>;
-  return head.map((e, i) => ({ ...e, rows: events[i].rows }));
+/** The head's events with their rows: `[[seq, actionNum, bundleTime, tableId], event]` each, the event as stored. */
+function queuedEvents(json: string | null): QueuedEvent[] {
+  if (json === null) return [];
+  const head = JSON.parse(json) as Array<[[number, number, number, string], Pick<PayloadEvent, 'rows'>]>;
+  return head.map(([[seq, actionNum, bundleTime, tableId], { rows }]) => ({ seq, actionNum, bundleTime, tableId, rows }));
 }
 
 export const toDeliveryState = (r: DeliveryRow): DeliveryState => ({
@@ -381,20 +381,20 @@ export class DeliveryRepository {
       authorization: string;
       payload_format: PayloadFormat;
       enabled: boolean;
-      head: Array<Omit<QueuedEvent, 'rows'>> | null;
-      /** The head's events as they came in, as one JSON array, in the same order. */
-      head_json: string | null;
+      /** The head's events with their queue columns, as one JSON array (queuedEvents); null when none waits. */
+      head: string | null;
     };
     // the events the batch takes rows from: at most batch_size of them (each has rows), and only while the rows
     // before an event, from head_offset on, are fewer than batch_size
     const found: Head[] = await this.sql.rows(
-      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled, h.head, h.head_json
+      `SELECT d.*, w.doc_id, w.url, w."authorization", w.payload_format, w.enabled, h.head
          FROM unnest($1::uuid[], $2::int[]) AS x(webhook_id, batch_size)
          JOIN webhook_delivery d ON d.webhook_id = x.webhook_id JOIN webhooks w ON w.id = d.webhook_id
          CROSS JOIN LATERAL (
-           SELECT json_agg(json_build_object('seq', e.seq, 'actionNum', e.action_num, 'bundleTime', e.bundle_time, 'tableId', e.table_id)
-                    ORDER BY e.seq) AS head,
-                  '[' || string_agg(e.event_json, ',' ORDER BY e.seq) || ']' AS head_json
+           -- one aggregate, so one sort; the events' texts are joined as they are, never parsed here
+           SELECT '[' || string_agg(
+                           '[' || json_build_array(e.seq, e.action_num, e.bundle_time, e.table_id)::text || ',' || e.event_json || ']',
+                           ',' ORDER BY e.seq) || ']' AS head
              FROM (SELECT q.*, sum(q.num_rows) OVER (ORDER BY q.seq) - q.num_rows AS rows_before
                      FROM (SELECT seq, action_num, bundle_time, table_id, num_rows, event_json FROM webhook_queue
                             WHERE webhook_id = d.webhook_id AND seq > d.delivered_seq
@@ -411,7 +411,7 @@ export class DeliveryRepository {
       return {
         target: { webhookId, docId: r.doc_id, url: r.url, authorization: r.authorization, payloadFormat: r.payload_format, enabled: r.enabled },
         state,
-        batch: takeBatch(queuedEvents(r.head, r.head_json), state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
+        batch: takeBatch(queuedEvents(r.head), state.headOffset, batchSize, state.batchEnd, r.payload_format === 'envelope'),
       };
     });
   }

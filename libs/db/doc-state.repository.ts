@@ -130,12 +130,14 @@ export class DocStateRepository {
     if (changes.length === 0) return;
     const cleared = { doc: [] as string[], table: [] as string[] };
     const deletes = { doc: [] as string[], table: [] as string[], row: [] as number[] };
-    const upserts: RowUpsert[] = [];
+    const upserts: RowUpserts = { keys: [], fields: [] };
     for (const c of changes) {
       for (const table of c.clearedTables) (cleared.doc.push(c.docId), cleared.table.push(table));
       for (const { tableRef, rowId, values } of c.rows.values()) {
-        if (values !== null) upserts.push({ doc: c.docId, tab: tableRef, row_id: rowId, fields: JSON.stringify(values) });
-        else (deletes.doc.push(c.docId), deletes.table.push(tableRef), deletes.row.push(rowId));
+        if (values !== null) {
+          upserts.keys.push({ doc: c.docId, tab: tableRef, row_id: rowId });
+          upserts.fields.push(JSON.stringify(values));
+        } else (deletes.doc.push(c.docId), deletes.table.push(tableRef), deletes.row.push(rowId));
       }
     }
     const write = async (q: Queryable): Promise<Array<{ doc_id: string }>> => {
@@ -168,27 +170,25 @@ async function clearTables(q: Queryable, changes: DocChanges[], cleared: { doc: 
   );
 }
 
-/** A row written by a save: its values as their JSON text, which Postgres stores without parsing it. */
-interface RowUpsert {
-  doc: string;
-  tab: string;
-  row_id: number;
-  fields: string;
+/** The rows a save writes: their keys, and in the same order their values as JSON texts, which Postgres stores as they are. */
+interface RowUpserts {
+  keys: Array<{ doc: string; tab: string; row_id: number }>;
+  fields: string[];
 }
 
 /**
  * The conditional update of each document's actionNum and schema, and of its rows, in one statement. Its parts see
  * the same snapshot and must not change the same row twice. A document whose schema is unchanged is only updated: it
- * is stored, and Postgres checks NOT NULL on the row an INSERT proposes before it finds the conflict. The documents and the rows' keys go as JSON documents,
- * which pg sends as they are (arrays, and a jsonb[] array of schemas above all, are escaped element by element), and
- * which keep the statement at a fixed number of bind parameters whatever the number of rows; the rows' values go as
- * their texts, which Postgres does not parse.
+ * is stored, and Postgres checks NOT NULL on the row an INSERT proposes before it finds the conflict. The documents
+ * and the rows' keys go as JSON documents, which pg sends as they are (arrays, and a jsonb[] array of schemas above
+ * all, are escaped element by element), and which keep the statement at a fixed number of bind parameters whatever
+ * the number of rows; the rows' values go as their texts, which Postgres does not parse.
  */
 function saveRows(
   q: Queryable,
   changes: DocChanges[],
   deletes: { doc: string[]; table: string[]; row: number[] },
-  upserts: RowUpsert[],
+  upserts: RowUpserts,
 ): Promise<Array<{ doc_id: string }>> {
   return q.rows(
     `WITH doc AS (SELECT * FROM json_to_recordset($1::json) AS x(doc text, num bigint, prev bigint, sch jsonb)),
@@ -222,8 +222,8 @@ function saveRows(
       deletes.doc,
       deletes.table,
       deletes.row,
-      JSON.stringify(upserts.map(({ doc, tab, row_id }) => ({ doc, tab, row_id }))),
-      joinJsonTexts(upserts.map((u) => u.fields)),
+      JSON.stringify(upserts.keys),
+      joinJsonTexts(upserts.fields),
     ],
   );
 }
